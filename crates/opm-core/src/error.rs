@@ -1,0 +1,109 @@
+//! The crate's one error enum, plus the protocol-neutral [`ErrorKind`] every OPM crate maps to.
+//!
+//! The HTTP layer turns an [`ErrorKind`] into a status code in exactly one place; the stable
+//! `code()` strings form the public error catalogue (`docs/errors.md`).
+
+use std::fmt;
+
+/// What kind of failure an error is, independent of any protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The input is malformed or breaks a rule; fixing the input fixes the call.
+    Invalid,
+    /// The thing asked for does not exist (or is archived and so hidden).
+    NotFound,
+    /// The request conflicts with the current state (already exists, archived, nothing to roll back).
+    Conflict,
+    /// No valid credentials were given.
+    Unauthenticated,
+    /// Valid credentials without the needed role or project.
+    Forbidden,
+    /// The request body is larger than allowed.
+    TooLarge,
+    /// Too many requests.
+    RateLimited,
+    /// A dependency (the database) is not reachable right now; retrying may help.
+    Unavailable,
+    /// A bug or an unexpected state; details are logged, never returned.
+    Internal,
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = match self {
+            ErrorKind::Invalid => "invalid",
+            ErrorKind::NotFound => "not found",
+            ErrorKind::Conflict => "conflict",
+            ErrorKind::Unauthenticated => "unauthenticated",
+            ErrorKind::Forbidden => "forbidden",
+            ErrorKind::TooLarge => "too large",
+            ErrorKind::RateLimited => "rate limited",
+            ErrorKind::Unavailable => "unavailable",
+            ErrorKind::Internal => "internal",
+        };
+        f.write_str(text)
+    }
+}
+
+/// Errors raised by domain validation and template rendering.
+#[derive(Debug, thiserror::Error, Clone, PartialEq)]
+pub enum CoreError {
+    #[error("invalid {what} `{value}`: {rule}")]
+    InvalidName { what: &'static str, value: String, rule: &'static str },
+    #[error("invalid prompt content: {0}")]
+    InvalidContent(String),
+    #[error("template `{template}` does not parse: {message}")]
+    TemplateSyntax { template: String, message: String },
+    #[error("template `{template}` uses undeclared variables: {}", names.join(", "))]
+    TemplateUsesUndeclared { template: String, names: Vec<String> },
+    #[error("missing required variables: {}", .0.join(", "))]
+    MissingVariables(Vec<String>),
+    #[error("undeclared variables given: {} (declared: {})", names.join(", "), declared.join(", "))]
+    UndeclaredVariables { names: Vec<String>, declared: Vec<String> },
+    #[error("variable `{name}` must be {expected}, got {actual}")]
+    VariableType { name: String, expected: String, actual: String },
+    #[error("rendering failed: {0}")]
+    Render(String),
+    #[error("include cycle: {}", .0.join(" -> "))]
+    IncludeCycle(Vec<String>),
+    #[error("includes nested deeper than {max} levels: {}", chain.join(" -> "))]
+    IncludeDepth { max: usize, chain: Vec<String> },
+    #[error("invalid include `{0}`: use `name` or `name@VERSION` as a string literal")]
+    InvalidInclude(String),
+    #[error("prompt `{0}` is a chat prompt; only text prompts can be included")]
+    IncludeNotText(String),
+    #[error("label `{0}` is managed by OPM and cannot be moved")]
+    ReservedLabel(String),
+    #[error("invalid label target: {0}")]
+    InvalidTarget(String),
+    #[error("unknown role `{0}` (expected viewer, editor or admin)")]
+    UnknownRole(String),
+}
+
+impl CoreError {
+    /// The protocol-neutral kind of this error.
+    pub fn kind(&self) -> ErrorKind {
+        ErrorKind::Invalid
+    }
+
+    /// A stable machine-readable code from the error catalogue.
+    pub fn code(&self) -> &'static str {
+        match self {
+            CoreError::InvalidName { .. } => "invalid_name",
+            CoreError::InvalidContent(_) => "invalid_content",
+            CoreError::TemplateSyntax { .. } => "template_syntax",
+            CoreError::TemplateUsesUndeclared { .. } => "template_undeclared_variable",
+            CoreError::MissingVariables(_) => "missing_variables",
+            CoreError::UndeclaredVariables { .. } => "undeclared_variables",
+            CoreError::VariableType { .. } => "variable_type",
+            CoreError::Render(_) => "render_failed",
+            CoreError::IncludeCycle(_) => "include_cycle",
+            CoreError::IncludeDepth { .. } => "include_depth",
+            CoreError::InvalidInclude(_) => "invalid_include",
+            CoreError::IncludeNotText(_) => "include_not_text",
+            CoreError::ReservedLabel(_) => "reserved_label",
+            CoreError::InvalidTarget(_) => "invalid_label_target",
+            CoreError::UnknownRole(_) => "unknown_role",
+        }
+    }
+}

@@ -1,0 +1,94 @@
+//! The store's one error enum. Messages name the thing that was missing or in conflict; database
+//! details are kept for the log and never shown to API clients.
+
+use opm_core::{CoreError, ErrorKind};
+
+/// Errors from a [`crate::Store`].
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("project `{0}` does not exist")]
+    ProjectNotFound(String),
+    #[error("project `{0}` already exists")]
+    ProjectExists(String),
+    #[error("prompt `{0}` does not exist")]
+    PromptNotFound(String),
+    #[error("prompt `{0}` already exists")]
+    PromptExists(String),
+    #[error("prompt `{0}` is archived; restore it first")]
+    PromptArchived(String),
+    #[error("prompt `{0}` is not archived")]
+    PromptNotArchived(String),
+    #[error("prompt `{prompt}` has no version {version}")]
+    VersionNotFound { prompt: String, version: u32 },
+    #[error("prompt `{0}` has no versions yet")]
+    NoVersions(String),
+    #[error("prompt `{prompt}` has no label `{label}`")]
+    LabelNotFound { prompt: String, label: String },
+    #[error("label `{label}` of prompt `{prompt}` has no previous target to roll back to")]
+    NothingToRollBack { prompt: String, label: String },
+    #[error("API key `{0}` does not exist")]
+    KeyNotFound(String),
+    #[error("API key `{0}` is already revoked")]
+    KeyRevoked(String),
+    #[error(transparent)]
+    Domain(#[from] CoreError),
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
+    #[error("internal storage error: {0}")]
+    Internal(String),
+}
+
+impl StoreError {
+    /// The protocol-neutral kind.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            StoreError::ProjectNotFound(_)
+            | StoreError::PromptNotFound(_)
+            | StoreError::VersionNotFound { .. }
+            | StoreError::NoVersions(_)
+            | StoreError::LabelNotFound { .. }
+            | StoreError::KeyNotFound(_) => ErrorKind::NotFound,
+            StoreError::ProjectExists(_)
+            | StoreError::PromptExists(_)
+            | StoreError::PromptArchived(_)
+            | StoreError::PromptNotArchived(_)
+            | StoreError::NothingToRollBack { .. }
+            | StoreError::KeyRevoked(_) => ErrorKind::Conflict,
+            StoreError::Domain(error) => error.kind(),
+            StoreError::Unavailable(_) => ErrorKind::Unavailable,
+            StoreError::Internal(_) => ErrorKind::Internal,
+        }
+    }
+
+    /// The stable code from the error catalogue.
+    pub fn code(&self) -> &'static str {
+        match self {
+            StoreError::ProjectNotFound(_) => "project_not_found",
+            StoreError::ProjectExists(_) => "project_exists",
+            StoreError::PromptNotFound(_) => "prompt_not_found",
+            StoreError::PromptExists(_) => "prompt_exists",
+            StoreError::PromptArchived(_) => "prompt_archived",
+            StoreError::PromptNotArchived(_) => "prompt_not_archived",
+            StoreError::VersionNotFound { .. } => "version_not_found",
+            StoreError::NoVersions(_) => "no_versions",
+            StoreError::LabelNotFound { .. } => "label_not_found",
+            StoreError::NothingToRollBack { .. } => "nothing_to_roll_back",
+            StoreError::KeyNotFound(_) => "key_not_found",
+            StoreError::KeyRevoked(_) => "key_revoked",
+            StoreError::Domain(error) => error.code(),
+            StoreError::Unavailable(_) => "store_unavailable",
+            StoreError::Internal(_) => "internal",
+        }
+    }
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> Self {
+        match &error {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => {
+                StoreError::Unavailable(error.to_string())
+            }
+            _ => StoreError::Internal(error.to_string()),
+        }
+    }
+}

@@ -1,0 +1,249 @@
+//! OPM's storage port: the [`Store`] trait every backend implements, the types it speaks, and the
+//! SQLite ([`sqlite`]) and PostgreSQL ([`postgres`]) backends.
+//!
+//! Invariants every backend keeps (checked by the conformance suite in [`conformance`]):
+//! - every mutation and its audit entry commit in one transaction; a failed call writes nothing;
+//! - version numbers are 1, 2, 3… per prompt with no gaps, even under concurrent writers;
+//! - the audit trail is one hash chain ([`opm_core::audit`]) appended under a lock, never edited;
+//! - a committed change is announced on [`Store::subscribe`] (to every replica, on PostgreSQL);
+//! - SQL lives only in this crate; queries bind parameters and never format values into SQL.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use opm_core::audit::{AuditEntry, AuditRecord};
+use opm_core::auth::{ApiKey, Role};
+use opm_core::content::VersionContent;
+use opm_core::label::{Label, LabelChange, LabelTarget};
+use opm_core::names::{LabelName, ProjectName, PromptName, TagName};
+use opm_core::prompt::{Actor, Prompt, PromptVersion};
+use tokio::sync::broadcast;
+
+pub mod conformance;
+pub mod error;
+pub mod postgres;
+pub mod sqlite;
+
+pub use error::StoreError;
+
+/// Result alias for store calls.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Who is making a change and under which request, recorded in the audit entry.
+#[derive(Debug, Clone)]
+pub struct MutationContext {
+    pub actor: Actor,
+    pub request_id: Option<String>,
+}
+
+/// A project (namespace).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Project {
+    pub name: ProjectName,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Fields of a new prompt.
+#[derive(Debug, Clone)]
+pub struct NewPrompt {
+    pub project: ProjectName,
+    pub name: PromptName,
+    pub description: String,
+    pub tags: Vec<TagName>,
+}
+
+/// Changes to a prompt's description and tags (`None` leaves a field as it is).
+#[derive(Debug, Clone, Default)]
+pub struct PromptPatch {
+    pub description: Option<String>,
+    pub tags: Option<Vec<TagName>>,
+}
+
+/// Filters and page for listing prompts. Results are ordered by name.
+#[derive(Debug, Clone)]
+pub struct PromptFilter {
+    pub tag: Option<TagName>,
+    /// Only prompts that have this label (`latest` matches every prompt with a version).
+    pub label: Option<LabelName>,
+    pub include_archived: bool,
+    /// Start after this name (cursor).
+    pub after: Option<PromptName>,
+    pub limit: u32,
+}
+
+/// A version to publish.
+#[derive(Debug, Clone)]
+pub struct NewVersion {
+    pub content: VersionContent,
+    pub message: String,
+    /// When set and the prompt does not exist, it is created with these fields in the same
+    /// transaction; when `None` and the prompt does not exist, the call fails with not found.
+    pub create_prompt: Option<NewPrompt>,
+}
+
+/// What publishing did.
+#[derive(Debug, Clone)]
+pub struct PublishOutcome {
+    pub version: PromptVersion,
+    /// `false` when the content equalled the latest version's and that version was returned.
+    pub created: bool,
+    pub prompt_created: bool,
+}
+
+/// Which version of a prompt to resolve.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Selector {
+    Label(LabelName),
+    Version(u32),
+}
+
+/// A resolved prompt: the prompt, the label it was resolved through (if any) and the version.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    pub prompt: Prompt,
+    /// The label and its target, when resolved by label.
+    pub label: Option<Label>,
+    pub version: PromptVersion,
+}
+
+/// A key to store (the secret itself is never stored).
+#[derive(Debug, Clone)]
+pub struct NewApiKey {
+    pub id: String,
+    pub name: String,
+    pub role: Role,
+    pub project: Option<ProjectName>,
+    pub secret_hash: String,
+}
+
+/// Audit filters; entries come newest first, paged by `before_seq`.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub project: Option<String>,
+    /// Entries whose target is this prompt or something under it.
+    pub prompt: Option<String>,
+    /// Matches the actor's key id or name.
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    /// Only entries with `seq` below this (cursor).
+    pub before_seq: Option<i64>,
+    pub limit: u32,
+}
+
+/// What changed, announced after commit so caches can drop what they hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChangeEvent {
+    /// A prompt, one of its versions or one of its labels changed.
+    Prompt { project: ProjectName, prompt: PromptName },
+    /// An API key was created or revoked.
+    Key { id: String },
+    /// A project was created.
+    Project { project: ProjectName },
+    /// Notifications may have been missed (listener reconnected): drop everything.
+    Resync,
+}
+
+/// The storage port. Backends are selected at start-up and used as `Arc<dyn Store>`.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// `"sqlite"` or `"postgres"`.
+    fn backend(&self) -> &'static str;
+    /// Checks the database answers (for `/readyz`).
+    async fn ping(&self) -> StoreResult<()>;
+    /// Receives change events committed by this process and, on PostgreSQL, by other replicas.
+    fn subscribe(&self) -> broadcast::Receiver<ChangeEvent>;
+
+    // Projects. The `default` project exists after migrations.
+    async fn create_project(&self, name: &ProjectName, ctx: &MutationContext) -> StoreResult<Project>;
+    async fn list_projects(&self) -> StoreResult<Vec<Project>>;
+    async fn get_project(&self, name: &ProjectName) -> StoreResult<Project>;
+
+    // Prompts.
+    async fn create_prompt(&self, new: &NewPrompt, ctx: &MutationContext) -> StoreResult<Prompt>;
+    /// Returns archived prompts too (with `archived: true`).
+    async fn get_prompt(&self, project: &ProjectName, name: &PromptName) -> StoreResult<Prompt>;
+    async fn list_prompts(&self, project: &ProjectName, filter: &PromptFilter) -> StoreResult<Vec<Prompt>>;
+    async fn update_prompt(
+        &self,
+        project: &ProjectName,
+        name: &PromptName,
+        patch: &PromptPatch,
+        ctx: &MutationContext,
+    ) -> StoreResult<Prompt>;
+    /// Archives (`true`) or restores (`false`); archiving an archived prompt is a conflict.
+    async fn set_archived(
+        &self,
+        project: &ProjectName,
+        name: &PromptName,
+        archived: bool,
+        ctx: &MutationContext,
+    ) -> StoreResult<Prompt>;
+
+    // Versions.
+    /// Publishes a version, or returns the latest one unchanged when its content hash is equal.
+    /// Archived prompts refuse new versions.
+    async fn publish_version(
+        &self,
+        project: &ProjectName,
+        name: &PromptName,
+        new: &NewVersion,
+        ctx: &MutationContext,
+    ) -> StoreResult<PublishOutcome>;
+    /// Versions newest first, `before` is a version-number cursor.
+    async fn list_versions(
+        &self,
+        project: &ProjectName,
+        name: &PromptName,
+        before: Option<u32>,
+        limit: u32,
+    ) -> StoreResult<Vec<PromptVersion>>;
+    async fn get_version(&self, project: &ProjectName, name: &PromptName, version: u32) -> StoreResult<PromptVersion>;
+
+    // Labels. `latest` is automatic: it is listed and resolvable but never stored or moved.
+    /// Points a label at a target whose versions must exist; records history and audit.
+    async fn set_label(
+        &self,
+        project: &ProjectName,
+        name: &PromptName,
+        label: &LabelName,
+        target: &LabelTarget,
+        reason: &str,
+        ctx: &MutationContext,
+    ) -> StoreResult<Label>;
+    /// Restores the label's previous target (the `from` of its newest history entry).
+    async fn rollback_label(
+        &self,
+        project: &ProjectName,
+        name: &PromptName,
+        label: &LabelName,
+        reason: &str,
+        ctx: &MutationContext,
+    ) -> StoreResult<Label>;
+    async fn list_labels(&self, project: &ProjectName, name: &PromptName) -> StoreResult<Vec<Label>>;
+    /// Newest first.
+    async fn label_history(
+        &self,
+        project: &ProjectName,
+        name: &PromptName,
+        label: &LabelName,
+        limit: u32,
+    ) -> StoreResult<Vec<LabelChange>>;
+    /// Resolves a label or version number; archived prompts are not resolvable.
+    async fn resolve(&self, project: &ProjectName, name: &PromptName, selector: &Selector) -> StoreResult<Resolved>;
+
+    // API keys.
+    async fn create_key(&self, new: &NewApiKey, ctx: &MutationContext) -> StoreResult<ApiKey>;
+    async fn list_keys(&self, project: Option<&ProjectName>) -> StoreResult<Vec<ApiKey>>;
+    async fn revoke_key(&self, id: &str, ctx: &MutationContext) -> StoreResult<ApiKey>;
+    /// Finds a key (revoked or not) by the hash of its secret.
+    async fn find_key_by_hash(&self, secret_hash: &str) -> StoreResult<Option<ApiKey>>;
+    async fn count_keys(&self) -> StoreResult<u64>;
+
+    // Audit.
+    /// Appends a standalone entry (e.g. an authorization failure) to the chain.
+    async fn append_audit(&self, record: AuditRecord) -> StoreResult<AuditEntry>;
+    async fn list_audit(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditEntry>>;
+    /// Entries with `seq > after_seq` in ascending order, for chain verification.
+    async fn audit_chain_page(&self, after_seq: i64, limit: u32) -> StoreResult<Vec<AuditEntry>>;
+}
