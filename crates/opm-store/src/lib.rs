@@ -1,7 +1,7 @@
 //! OPM's storage port: the [`Store`] trait every backend implements, the types it speaks, and the
 //! SQLite ([`sqlite`]) and PostgreSQL ([`postgres`]) backends.
 //!
-//! Invariants every backend keeps (checked by the conformance suite in [`conformance`]):
+//! Invariants every backend keeps (checked by the conformance suite in `tests/conformance`, run against both backends):
 //! - every mutation and its audit entry commit in one transaction; a failed call writes nothing;
 //! - version numbers are 1, 2, 3… per prompt with no gaps, even under concurrent writers;
 //! - the audit trail is one hash chain ([`opm_core::audit`]) appended under a lock, never edited;
@@ -18,7 +18,6 @@ use opm_core::names::{LabelName, ProjectName, PromptName, TagName};
 use opm_core::prompt::{Actor, Prompt, PromptVersion};
 use tokio::sync::broadcast;
 
-pub mod conformance;
 pub mod error;
 pub mod postgres;
 pub mod sqlite;
