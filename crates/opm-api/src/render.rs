@@ -1,0 +1,48 @@
+//! Rendering a prompt with variables.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+
+use crate::prompts::{MessageDto, ModelConfigDto, PromptTypeDto};
+
+/// `POST /api/v1/prompts/{name}/render`: give `label` or `version`, or neither for `production`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RenderRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<u32>,
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub variables: Map<String, Value>,
+}
+
+/// An included prompt version used by a render.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct IncludedDto {
+    /// As written in the template: `name` or `name@N`.
+    pub reference: String,
+    pub prompt: String,
+    pub version: u32,
+}
+
+/// The rendered prompt.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RenderResponse {
+    pub prompt: String,
+    pub version: u32,
+    pub label: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: PromptTypeDto,
+    /// For chat prompts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub messages: Option<Vec<MessageDto>>,
+    /// For text prompts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<ModelConfigDto>,
+    pub included: Vec<IncludedDto>,
+}
