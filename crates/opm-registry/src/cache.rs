@@ -1,0 +1,109 @@
+//! The resolve cache: `(project, prompt, label or version)` → resolved version, with a lazily
+//! compiled template and a lazily encoded response body.
+//!
+//! Loads race with invalidations safely: a load remembers the epoch it started in and its result is
+//! only inserted if no invalidation happened meanwhile.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock, RwLock};
+
+use opm_core::names::{ProjectName, PromptName};
+use opm_store::{Resolved, Selector};
+
+use crate::RegistryError;
+use crate::includes::CompiledEntry;
+
+/// Most entries kept; past it the cache starts over (a bound against unbounded key growth).
+const MAX_ENTRIES: usize = 100_000;
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct CacheKey {
+    project: ProjectName,
+    prompt: PromptName,
+    selector: Selector,
+}
+
+/// A resolved version as the read path serves it.
+#[derive(Debug)]
+pub struct ResolvedEntry {
+    pub resolved: Resolved,
+    /// Strong ETag: changes whenever the selected version changes.
+    pub etag: String,
+    /// The encoded response body, filled once by the transport layer.
+    pub encoded: OnceLock<bytes::Bytes>,
+    pub(crate) compiled: tokio::sync::OnceCell<Arc<CompiledEntry>>,
+}
+
+impl ResolvedEntry {
+    pub(crate) fn new(resolved: Resolved) -> Self {
+        let hash = resolved.version.content_hash.trim_start_matches("sha256:");
+        let short = hash.get(..16).unwrap_or(hash);
+        let etag = format!("\"v{}-{short}\"", resolved.version.version);
+        Self { resolved, etag, encoded: OnceLock::new(), compiled: tokio::sync::OnceCell::new() }
+    }
+
+    fn depends_on(&self, prompt: &PromptName) -> bool {
+        &self.resolved.prompt.name == prompt || self.compiled.get().is_some_and(|c| c.depends_on.contains(prompt))
+    }
+}
+
+#[derive(Default)]
+pub(crate) struct ResolveCache {
+    entries: RwLock<HashMap<CacheKey, Arc<ResolvedEntry>>>,
+    epoch: AtomicU64,
+}
+
+impl ResolveCache {
+    pub(crate) async fn get_or_load<F, Fut>(
+        &self,
+        project: &ProjectName,
+        prompt: &PromptName,
+        selector: &Selector,
+        load: F,
+    ) -> Result<Arc<ResolvedEntry>, RegistryError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Resolved, RegistryError>>,
+    {
+        let key = CacheKey { project: project.clone(), prompt: prompt.clone(), selector: selector.clone() };
+        if let Some(entry) = self.read().get(&key) {
+            return Ok(entry.clone());
+        }
+        let epoch = self.epoch.load(Ordering::Acquire);
+        let entry = Arc::new(crate::entry_from(load().await?));
+        let mut entries = self.write();
+        if self.epoch.load(Ordering::Acquire) == epoch {
+            if entries.len() >= MAX_ENTRIES {
+                entries.clear();
+            }
+            entries.insert(key, entry.clone());
+        }
+        Ok(entry)
+    }
+
+    pub(crate) fn invalidate_prompt(&self, project: &ProjectName, prompt: &PromptName) {
+        let mut entries = self.write();
+        entries.retain(|key, entry| !(&key.project == project && entry.depends_on(prompt)));
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+    }
+
+    pub(crate) fn clear(&self) {
+        let mut entries = self.write();
+        entries.clear();
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.read().len()
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<CacheKey, Arc<ResolvedEntry>>> {
+        self.entries.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<CacheKey, Arc<ResolvedEntry>>> {
+        self.entries.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}

@@ -1,0 +1,110 @@
+//! Include resolution for rendering: finds `{% include %}` references level by level, resolves each
+//! through the cache (same label unless pinned), detects cycles, enforces the depth limit, and
+//! compiles the version once with every source it needs.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+
+use opm_core::CoreError;
+use opm_core::content::PromptBody;
+use opm_core::names::{LabelName, ProjectName, PromptName};
+use opm_core::template::{CompiledPrompt, MAX_INCLUDE_DEPTH, find_includes};
+use opm_store::Selector;
+
+use crate::cache::ResolvedEntry;
+use crate::{Registry, RegistryError};
+
+/// Most include references followed in one render (bounds pathological fan-out).
+const MAX_INCLUDE_VISITS: usize = 64;
+
+/// A prompt version pulled in by an include.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Included {
+    /// As written: `name` or `name@N`.
+    pub reference: String,
+    pub prompt: PromptName,
+    pub version: u32,
+}
+
+/// A version compiled with its includes.
+#[derive(Debug)]
+pub(crate) struct CompiledEntry {
+    pub prompt: CompiledPrompt,
+    pub included: Vec<Included>,
+    /// Every prompt this render depends on (for cache invalidation).
+    pub depends_on: HashSet<PromptName>,
+}
+
+impl ResolvedEntry {
+    /// The compiled form, built on first use (failures are not cached, so a later fix is seen).
+    pub(crate) async fn compiled(
+        &self,
+        registry: &Registry,
+        project: &ProjectName,
+        selector: &Selector,
+    ) -> Result<&Arc<CompiledEntry>, RegistryError> {
+        self.compiled.get_or_try_init(|| compile(registry, project, selector, self)).await
+    }
+}
+
+async fn compile(
+    registry: &Registry,
+    project: &ProjectName,
+    selector: &Selector,
+    entry: &ResolvedEntry,
+) -> Result<Arc<CompiledEntry>, RegistryError> {
+    let label = match selector {
+        Selector::Label(label) => label.clone(),
+        Selector::Version(_) => LabelName::production(),
+    };
+    let root = entry.resolved.prompt.name.clone();
+    let content = &entry.resolved.version.content;
+    let mut sources: BTreeMap<String, String> = BTreeMap::new();
+    let mut included: Vec<Included> = Vec::new();
+    let mut depends_on: HashSet<PromptName> = HashSet::from([root.clone()]);
+    let mut pending: Vec<(Vec<String>, String)> =
+        content.templates().into_iter().map(|(_, source)| (vec![root.to_string()], source.to_owned())).collect();
+    let mut visits = 0usize;
+    while let Some((path, source)) = pending.pop() {
+        for reference in find_includes(&source)? {
+            let name = reference.prompt.to_string();
+            if path.contains(&name) {
+                let mut chain = path.clone();
+                chain.push(name);
+                return Err(CoreError::IncludeCycle(chain).into());
+            }
+            if path.len() > MAX_INCLUDE_DEPTH {
+                let mut chain = path.clone();
+                chain.push(name);
+                return Err(CoreError::IncludeDepth { max: MAX_INCLUDE_DEPTH, chain }.into());
+            }
+            visits += 1;
+            if visits > MAX_INCLUDE_VISITS {
+                return Err(CoreError::Render(format!("more than {MAX_INCLUDE_VISITS} includes in one render")).into());
+            }
+            let selector = match reference.version {
+                Some(version) => Selector::Version(version),
+                None => Selector::Label(label.clone()),
+            };
+            let target = registry.resolve(project, &reference.prompt, &selector).await?;
+            let PromptBody::Text { template } = &target.resolved.version.content.body else {
+                return Err(CoreError::IncludeNotText(name).into());
+            };
+            let template_name = reference.template_name();
+            if !included.iter().any(|i| i.reference == template_name) {
+                included.push(Included {
+                    reference: template_name.clone(),
+                    prompt: reference.prompt.clone(),
+                    version: target.resolved.version.version,
+                });
+            }
+            sources.insert(template_name, template.clone());
+            depends_on.insert(reference.prompt.clone());
+            let mut nested_path = path.clone();
+            nested_path.push(name);
+            pending.push((nested_path, template.clone()));
+        }
+    }
+    let prompt = CompiledPrompt::compile(content, &sources)?;
+    Ok(Arc::new(CompiledEntry { prompt, included, depends_on }))
+}

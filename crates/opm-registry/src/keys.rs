@@ -1,0 +1,57 @@
+//! API-key authentication with an in-memory cache keyed by the secret's hash. Revocations (here
+//! or, through store events, on another replica) clear it.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use opm_core::auth::{ApiKey, hash_secret};
+use opm_store::Store;
+
+use crate::RegistryError;
+
+const MAX_KEYS: usize = 10_000;
+
+/// A key that a presented secret belongs to. It may be revoked: the caller decides what to do.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    pub key: Arc<ApiKey>,
+}
+
+#[derive(Default)]
+pub(crate) struct KeyCache {
+    keys: RwLock<HashMap<String, Arc<ApiKey>>>,
+    epoch: AtomicU64,
+}
+
+impl KeyCache {
+    pub(crate) async fn authenticate(
+        &self,
+        store: &dyn Store,
+        secret: &str,
+    ) -> Result<Option<Authenticated>, RegistryError> {
+        let hash = hash_secret(secret);
+        if let Some(key) = self.keys.read().unwrap_or_else(|p| p.into_inner()).get(&hash) {
+            return Ok(Some(Authenticated { key: key.clone() }));
+        }
+        let epoch = self.epoch.load(Ordering::Acquire);
+        let Some(key) = store.find_key_by_hash(&hash).await? else {
+            return Ok(None);
+        };
+        let key = Arc::new(key);
+        let mut keys = self.keys.write().unwrap_or_else(|p| p.into_inner());
+        if self.epoch.load(Ordering::Acquire) == epoch {
+            if keys.len() >= MAX_KEYS {
+                keys.clear();
+            }
+            keys.insert(hash, key.clone());
+        }
+        Ok(Some(Authenticated { key }))
+    }
+
+    pub(crate) fn clear(&self) {
+        let mut keys = self.keys.write().unwrap_or_else(|p| p.into_inner());
+        keys.clear();
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+    }
+}

@@ -1,0 +1,257 @@
+//! OPM's application service over a [`Store`]: the hot read path (label → version → rendered
+//! prompt) served from memory, include resolution, API-key authentication, and audit verification.
+//!
+//! Invariants:
+//! - a warm resolve or render never waits on the database;
+//! - every write made through this process drops the affected cache entries before the call
+//!   returns, and writes from other replicas drop them when the store announces the change;
+//! - an entry loaded while an invalidation happened is never inserted (epoch check), so a stale
+//!   version cannot be cached after a label move;
+//! - no HTTP and no SQL here.
+
+mod cache;
+mod error;
+mod includes;
+mod keys;
+
+use std::sync::Arc;
+
+use opm_core::audit::ChainVerifier;
+use opm_core::label::{Label, LabelTarget};
+use opm_core::names::{LabelName, ProjectName, PromptName};
+use opm_core::prompt::Prompt;
+use opm_core::template::RenderedBody;
+use opm_store::{
+    ChangeEvent, MutationContext, NewVersion, PublishOutcome, Resolved, Selector, Store,
+};
+use serde_json::{Map, Value};
+use tokio::sync::broadcast::error::RecvError;
+
+pub use cache::ResolvedEntry;
+pub use error::RegistryError;
+pub use includes::Included;
+pub use keys::Authenticated;
+
+use cache::ResolveCache;
+use keys::KeyCache;
+
+/// The result of a render.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub entry: Arc<ResolvedEntry>,
+    pub body: RenderedBody,
+    pub included: Vec<Included>,
+}
+
+/// The outcome of verifying the audit chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainReport {
+    pub checked: u64,
+    pub head_hash: String,
+    pub broken_at: Option<opm_core::audit::ChainBreak>,
+}
+
+/// The application service. Cheap to share: hold it in an `Arc`.
+pub struct Registry {
+    store: Arc<dyn Store>,
+    cache: ResolveCache,
+    keys: KeyCache,
+    /// Projects known to exist (projects are never deleted, so this only grows).
+    projects: std::sync::RwLock<std::collections::HashSet<ProjectName>>,
+}
+
+impl Registry {
+    /// Wraps a store and starts listening to its change events to keep the caches coherent.
+    /// Must be called inside a Tokio runtime.
+    pub fn new(store: Arc<dyn Store>) -> Arc<Self> {
+        let registry = Arc::new(Self {
+            store: store.clone(),
+            cache: ResolveCache::default(),
+            keys: KeyCache::default(),
+            projects: std::sync::RwLock::default(),
+        });
+        let mut events = store.subscribe();
+        let weak = Arc::downgrade(&registry);
+        tokio::spawn(async move {
+            loop {
+                let event = events.recv().await;
+                let Some(registry) = weak.upgrade() else { break };
+                match event {
+                    Ok(event) => registry.apply_change(&event),
+                    Err(RecvError::Lagged(missed)) => {
+                        tracing::warn!(missed, "change events lagged; dropping all cached entries");
+                        registry.apply_change(&ChangeEvent::Resync);
+                    }
+                    Err(RecvError::Closed) => break,
+                }
+            }
+        });
+        registry
+    }
+
+    /// The underlying store, for reads and writes that do not touch the cached read path.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    fn apply_change(&self, event: &ChangeEvent) {
+        match event {
+            ChangeEvent::Prompt { project, prompt } => self.cache.invalidate_prompt(project, prompt),
+            ChangeEvent::Key { .. } => self.keys.clear(),
+            ChangeEvent::Project { .. } => {}
+            ChangeEvent::Resync => {
+                self.cache.clear();
+                self.keys.clear();
+            }
+        }
+    }
+
+    /// Resolves a prompt by label or version, from memory when possible.
+    pub async fn resolve(
+        &self,
+        project: &ProjectName,
+        name: &PromptName,
+        selector: &Selector,
+    ) -> Result<Arc<ResolvedEntry>, RegistryError> {
+        let store = &self.store;
+        self.cache
+            .get_or_load(project, name, selector, || async move { Ok(store.resolve(project, name, selector).await?) })
+            .await
+    }
+
+    /// Resolves, then renders with `variables`. Unpinned includes resolve at the same label (or
+    /// at `production` when a version number was asked for).
+    pub async fn render(
+        &self,
+        project: &ProjectName,
+        name: &PromptName,
+        selector: &Selector,
+        variables: &Map<String, Value>,
+    ) -> Result<Rendered, RegistryError> {
+        let entry = self.resolve(project, name, selector).await?;
+        let compiled = entry.compiled(self, project, selector).await?;
+        let body = compiled.prompt.render(variables)?;
+        Ok(Rendered { entry: entry.clone(), body, included: compiled.included.clone() })
+    }
+
+    /// Publishes a version and drops what the cache holds for the prompt.
+    pub async fn publish_version(
+        &self,
+        project: &ProjectName,
+        name: &PromptName,
+        new: &NewVersion,
+        ctx: &MutationContext,
+    ) -> Result<PublishOutcome, RegistryError> {
+        new.content.validate()?;
+        let outcome = self.store.publish_version(project, name, new, ctx).await;
+        self.cache.invalidate_prompt(project, name);
+        Ok(outcome?)
+    }
+
+    /// Moves a label and drops what the cache holds for the prompt.
+    pub async fn set_label(
+        &self,
+        project: &ProjectName,
+        name: &PromptName,
+        label: &LabelName,
+        target: &LabelTarget,
+        reason: &str,
+        ctx: &MutationContext,
+    ) -> Result<Label, RegistryError> {
+        opm_core::label::check_movable(label)?;
+        target.validate()?;
+        opm_core::prompt::check_text("reason", reason, true)?;
+        let result = self.store.set_label(project, name, label, target, reason, ctx).await;
+        self.cache.invalidate_prompt(project, name);
+        Ok(result?)
+    }
+
+    /// Rolls a label back to its previous target and drops what the cache holds for the prompt.
+    pub async fn rollback_label(
+        &self,
+        project: &ProjectName,
+        name: &PromptName,
+        label: &LabelName,
+        reason: &str,
+        ctx: &MutationContext,
+    ) -> Result<Label, RegistryError> {
+        opm_core::label::check_movable(label)?;
+        opm_core::prompt::check_text("reason", reason, true)?;
+        let result = self.store.rollback_label(project, name, label, reason, ctx).await;
+        self.cache.invalidate_prompt(project, name);
+        Ok(result?)
+    }
+
+    /// Archives or restores a prompt and drops what the cache holds for it.
+    pub async fn set_archived(
+        &self,
+        project: &ProjectName,
+        name: &PromptName,
+        archived: bool,
+        ctx: &MutationContext,
+    ) -> Result<Prompt, RegistryError> {
+        let result = self.store.set_archived(project, name, archived, ctx).await;
+        self.cache.invalidate_prompt(project, name);
+        Ok(result?)
+    }
+
+    /// Authenticates a bearer secret (cached; revocations drop the cache).
+    pub async fn authenticate(&self, secret: &str) -> Result<Option<Authenticated>, RegistryError> {
+        self.keys.authenticate(self.store.as_ref(), secret).await
+    }
+
+    /// Revokes a key and drops the key cache at once.
+    pub async fn revoke_key(
+        &self,
+        id: &str,
+        ctx: &MutationContext,
+    ) -> Result<opm_core::auth::ApiKey, RegistryError> {
+        let result = self.store.revoke_key(id, ctx).await;
+        self.keys.clear();
+        Ok(result?)
+    }
+
+    /// Fails with "project not found" unless the project exists (cached once seen).
+    pub async fn ensure_project(&self, project: &ProjectName) -> Result<(), RegistryError> {
+        if self.projects.read().unwrap_or_else(|p| p.into_inner()).contains(project) {
+            return Ok(());
+        }
+        self.store.get_project(project).await?;
+        self.projects.write().unwrap_or_else(|p| p.into_inner()).insert(project.clone());
+        Ok(())
+    }
+
+    /// Recomputes the whole audit chain, page by page, and reports the first broken entry.
+    pub async fn verify_audit_chain(&self) -> Result<ChainReport, RegistryError> {
+        const PAGE: u32 = 1000;
+        let mut verifier = ChainVerifier::default();
+        let mut after = 0;
+        loop {
+            let page = self.store.audit_chain_page(after, PAGE).await?;
+            for entry in &page {
+                if let Err(broken) = verifier.check(entry) {
+                    return Ok(ChainReport {
+                        checked: verifier.checked(),
+                        head_hash: verifier.head_hash().to_owned(),
+                        broken_at: Some(broken),
+                    });
+                }
+                after = entry.seq;
+            }
+            if page.len() < PAGE as usize {
+                break;
+            }
+        }
+        Ok(ChainReport { checked: verifier.checked(), head_hash: verifier.head_hash().to_owned(), broken_at: None })
+    }
+
+    /// Number of cached resolve entries (for tests and metrics).
+    pub fn cached_entries(&self) -> usize {
+        self.cache.len()
+    }
+}
+
+/// Turns a store resolution into what the cache keeps.
+pub(crate) fn entry_from(resolved: Resolved) -> ResolvedEntry {
+    ResolvedEntry::new(resolved)
+}

@@ -1,0 +1,34 @@
+//! The OpenAPI document's static parts: title, security scheme, tags. Paths and schemas are
+//! collected from the handlers' `#[utoipa::path]` annotations by `utoipa-axum`.
+
+use utoipa::Modify;
+use utoipa::OpenApi;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Open Prompt Manager", description = "Versioned prompt registry: prompts, immutable versions, movable labels, rendering, audit."),
+    modifiers(&BearerAuth),
+    security(("bearer" = [])),
+    tags(
+        (name = "prompts", description = "Prompts and their metadata"),
+        (name = "versions", description = "Immutable versions and diffs"),
+        (name = "labels", description = "Movable labels, history and rollback"),
+        (name = "serving", description = "Resolve and render (the hot read path)"),
+        (name = "audit", description = "The hash-chained audit trail"),
+        (name = "keys", description = "API keys"),
+        (name = "projects", description = "Projects (namespaces)"),
+        (name = "health", description = "Liveness and readiness"),
+    ),
+    components(schemas(opm_api::Problem))
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("bearer", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+    }
+}

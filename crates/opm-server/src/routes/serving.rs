@@ -1,0 +1,126 @@
+//! The hot read path: resolve a label (or version) to its content, and render it with variables.
+//! Both are served from the registry's memory cache once warm; resolve also caches its encoded body.
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use opm_api::prompts::{MessageDto, PromptTypeDto, ResolveDto};
+use opm_api::render::{IncludedDto, RenderRequest, RenderResponse};
+use opm_core::auth::Role;
+use opm_core::names::LabelName;
+use opm_core::template::RenderedBody;
+use opm_store::Selector;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::{label_name, prompt_name};
+use crate::AppState;
+use crate::auth::Caller;
+use crate::convert;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, ApiQuery};
+
+/// Which version to resolve: a label (default `production`) or a version number.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ResolveQuery {
+    pub label: Option<String>,
+    pub version: Option<u32>,
+}
+
+fn selector(label: Option<&str>, version: Option<u32>) -> Result<Selector, ApiError> {
+    match (label, version) {
+        (Some(_), Some(_)) => Err(ApiError::invalid("invalid_selector", "give `label` or `version`, not both")),
+        (None, Some(0)) => Err(ApiError::invalid("invalid_version", "versions start at 1")),
+        (None, Some(version)) => Ok(Selector::Version(version)),
+        (Some(label), None) => Ok(Selector::Label(label_name(label)?)),
+        (None, None) => Ok(Selector::Label(LabelName::production())),
+    }
+}
+
+/// Resolve a label or version to the version's full content. Sends an `ETag`; a matching
+/// `If-None-Match` answers 304.
+#[utoipa::path(get, path = "/api/v1/prompts/{name}/resolve", tag = "serving",
+    params(("name" = String, Path), ResolveQuery),
+    responses((status = 200, body = ResolveDto, headers(("etag" = String))), (status = 304, description = "not modified"),
+              (status = 404, body = opm_api::Problem)))]
+pub async fn resolve(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    ApiQuery(query): ApiQuery<ResolveQuery>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    caller.require(&state, Role::Viewer).await?;
+    let name = prompt_name(&name)?;
+    let selector = selector(query.label.as_deref(), query.version)?;
+    let entry = state.registry.resolve(&caller.project, &name, &selector).await?;
+    let etag = HeaderValue::from_str(&entry.etag).map_err(|_| ApiError::new(opm_core::ErrorKind::Internal, "internal", "bad etag"))?;
+    if headers.get(header::IF_NONE_MATCH).is_some_and(|value| etag_matches(value, &entry.etag)) {
+        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
+    }
+    let body = entry
+        .encoded
+        .get_or_init(|| serde_json::to_vec(&convert::resolved(&entry.resolved)).unwrap_or_default().into())
+        .clone();
+    let mut response = Response::new(Body::from(body));
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(header::ETAG, etag);
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    Ok(response)
+}
+
+fn etag_matches(value: &HeaderValue, etag: &str) -> bool {
+    value
+        .to_str()
+        .map(|text| text.split(',').any(|candidate| {
+            let candidate = candidate.trim();
+            candidate == "*" || candidate.trim_start_matches("W/") == etag
+        }))
+        .unwrap_or(false)
+}
+
+/// Render a version with variables: missing, undeclared and wrongly typed variables are errors
+/// that name them; includes are resolved at the same label unless pinned.
+#[utoipa::path(post, path = "/api/v1/prompts/{name}/render", tag = "serving", params(("name" = String, Path)),
+    request_body = RenderRequest,
+    responses((status = 200, body = RenderResponse), (status = 404, body = opm_api::Problem),
+              (status = 422, body = opm_api::Problem, description = "variables or template error")))]
+pub async fn render(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    ApiJson(request): ApiJson<RenderRequest>,
+) -> ApiResult<Json<RenderResponse>> {
+    caller.require(&state, Role::Viewer).await?;
+    let name = prompt_name(&name)?;
+    let selector = selector(request.label.as_deref(), request.version)?;
+    let rendered = state.registry.render(&caller.project, &name, &selector, &request.variables).await?;
+    let resolved = &rendered.entry.resolved;
+    let (kind, messages, text) = match rendered.body {
+        RenderedBody::Chat { messages } => (
+            PromptTypeDto::Chat,
+            Some(messages.into_iter().map(|m| MessageDto { role: m.role, content: m.content }).collect()),
+            None,
+        ),
+        RenderedBody::Text { text } => (PromptTypeDto::Text, None, Some(text)),
+    };
+    let model = convert::content(&resolved.version.content).model;
+    Ok(Json(RenderResponse {
+        prompt: resolved.prompt.name.to_string(),
+        version: resolved.version.version,
+        label: resolved.label.as_ref().map(|l| l.name.to_string()),
+        kind,
+        messages,
+        text,
+        model,
+        included: rendered
+            .included
+            .iter()
+            .map(|i| IncludedDto { reference: i.reference.clone(), prompt: i.prompt.to_string(), version: i.version })
+            .collect(),
+    }))
+}
