@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# The hot-path benchmark: OPM's resolve and render against a minimal axum server that returns the
+# same bytes, side by side in one run, on loopback, with wrk (installed from Debian if missing).
+#
+#   bench/resolve-render.sh            # 10 s per point, 3 runs, medians with min–max
+#   bench/resolve-render.sh --quick    # 2 s per point, 1 run (CI: keeps the harness from rotting)
+#
+# The server under test is pinned to core 0 and wrk to core 1 (2-core machine): wrk's own cost
+# does not eat the server's core. Results go to stdout and bench/results/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION=10; RUNS=3; PROMPTS=1000; CONNECTIONS="1 10 50"
+if [ "${1:-}" = "--quick" ]; then DURATION=2; RUNS=1; PROMPTS=200; CONNECTIONS="10"; fi
+
+if ! command -v wrk >/dev/null; then
+  echo "installing wrk from Debian…" >&2
+  (apt-get update -qq && apt-get install -y -qq wrk) >/dev/null
+fi
+cargo build --release -q -p opm-cli -p opm-bench-baseline
+OPM=target/release/opm; BASELINE=target/release/opm-bench-baseline
+
+work=$(mktemp -d /tmp/opm-bench.XXXXXX)
+pids=()
+cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+wait_up() { for _ in $(seq 100); do curl -sf "$1" >/dev/null 2>&1 && return 0; sleep 0.1; done; echo "server at $1 did not start" >&2; exit 1; }
+
+key="opm_bench_$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+opm_port=$(free_port)
+OPM_BOOTSTRAP_ADMIN_KEY=$key RUST_LOG=warn taskset -c 0 "$OPM" serve --addr "127.0.0.1:$opm_port" --data-dir "$work/data" >"$work/opm.log" 2>&1 &
+pids+=($!)
+opm="http://127.0.0.1:$opm_port"
+wait_up "$opm/healthz"
+python3 bench/seed.py "$opm" "$key" "$PROMPTS" >&2
+
+# The baseline answers with exactly OPM's bytes for one prompt.
+curl -sf -H "authorization: Bearer $key" "$opm/api/v1/prompts/bench-00000/resolve?label=production" >"$work/get.json"
+curl -sf -H "authorization: Bearer $key" -H 'content-type: application/json' \
+  -d '{"label":"production","variables":{"customer":"Ada","product":"OPM"}}' \
+  "$opm/api/v1/prompts/bench-00000/render" >"$work/post.json"
+base_port=$(free_port)
+taskset -c 0 "$BASELINE" "127.0.0.1:$base_port" "$work/get.json" "$work/post.json" >/dev/null &
+pids+=($!)
+base="http://127.0.0.1:$base_port"
+wait_up "$base/x"
+
+export OPM_BENCH_KEY=$key OPM_BENCH_PROMPTS=$PROMPTS
+# Prints "rps p50_ms p99_ms errors" for one wrk run.
+measure() {
+  local url=$1 script=$2 conns=$3
+  taskset -c 1 wrk -t1 -c"$conns" -d"${DURATION}s" --latency -s "bench/$script" "$url" 2>&1 | python3 -c '
+import re, sys
+text = sys.stdin.read()
+def ms(label):
+    m = re.search(r"^\s*" + label + r"\s+([\d.]+)(us|ms|s)\s*$", text, re.M)
+    if not m: return float("nan")
+    value, unit = float(m.group(1)), m.group(2)
+    return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
+errors = sum(int(x) for x in re.findall(r"Non-2xx or 3xx responses:\s+(\d+)", text))
+sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+errors += sum(int(x) for x in sock.groups()) if sock else 0
+print(f"{rps:.0f} {ms(\"50%\"):.3f} {ms(\"99%\"):.3f} {errors}")'
+}
+
+summarize() { python3 -c '
+import statistics, sys
+runs = [list(map(float, line.split())) for line in sys.stdin if line.strip()]
+cols = list(zip(*runs))
+def fmt(values, digits):
+    med = statistics.median(values)
+    return f"{med:.{digits}f} ({min(values):.{digits}f}–{max(values):.{digits}f})" if len(values) > 1 else f"{med:.{digits}f}"
+print("|".join([fmt(cols[0], 0), fmt(cols[1], 3), fmt(cols[2], 3), str(int(sum(cols[3]))), str(statistics.median(cols[0]))]))'; }
+
+mkdir -p bench/results
+out="bench/results/resolve-render-$(date -u +%Y%m%dT%H%M%SZ).md"
+{
+  echo "# resolve/render vs bare axum — $(date -u +%F), $(nproc) cores, $(uname -m), $DURATION s × $RUNS runs, $PROMPTS prompts"
+  echo
+  echo "| path | connections | OPM req/s | baseline req/s | OPM/baseline throughput | OPM p50 ms | baseline p50 ms | OPM p99 ms | baseline p99 ms | errors (OPM/base) |"
+  echo "|---|---|---|---|---|---|---|---|---|---|"
+} | tee "$out"
+for path in resolve render; do
+  for conns in $CONNECTIONS; do
+    opm_runs=""; base_runs=""
+    for _ in $(seq "$RUNS"); do
+      opm_runs+="$(measure "$opm" "$path.lua" "$conns")"$'\n'
+      base_runs+="$(measure "$base" "$path.lua" "$conns")"$'\n'
+    done
+    IFS='|' read -r o_rps o_p50 o_p99 o_err o_med <<<"$(printf '%s' "$opm_runs" | summarize)"
+    IFS='|' read -r b_rps b_p50 b_p99 b_err b_med <<<"$(printf '%s' "$base_runs" | summarize)"
+    ratio=$(python3 -c "print(f'{$o_med / $b_med:.2f}')")
+    echo "| $path | $conns | $o_rps | $b_rps | $ratio | $o_p50 | $b_p50 | $o_p99 | $b_p99 | $o_err/$b_err |" | tee -a "$out"
+  done
+done
+echo
+echo "results: $out"
