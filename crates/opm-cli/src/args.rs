@@ -1,0 +1,302 @@
+//! The command line as clap parses it: flags and subcommands only, no defaults resolved from files
+//! (that happens in `settings`).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// OPM, the open prompt manager: serve a prompt registry and manage its prompts.
+#[derive(Debug, Parser)]
+#[command(name = "opm", version, about, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalFlags,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every client command understands.
+#[derive(Debug, Args)]
+pub struct GlobalFlags {
+    /// The server's base URL.
+    #[arg(long, global = true, env = "OPM_URL", value_name = "URL")]
+    pub url: Option<String>,
+    /// API key; defaults to `$OPM_DATA_DIR/admin.key` or `./.opm/admin.key` when present.
+    #[arg(long, global = true, env = "OPM_API_KEY", hide_env_values = true, value_name = "KEY")]
+    pub api_key: Option<String>,
+    /// Project to work in (global admin keys only); for `keys create`, the new key's project.
+    #[arg(long, global = true, env = "OPM_PROJECT", value_name = "NAME")]
+    pub project: Option<String>,
+    /// Output format.
+    #[arg(short = 'o', long, global = true, value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+    /// Request timeout in seconds.
+    #[arg(long, global = true, env = "OPM_TIMEOUT", default_value_t = 30, value_name = "SECONDS")]
+    pub timeout: u64,
+}
+
+/// How results are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Human-readable tables and text.
+    Table,
+    /// JSON, for scripts.
+    Json,
+    /// YAML, for scripts and people.
+    Yaml,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the OPM server.
+    Serve(ServeArgs),
+    /// Create or upgrade the database schema, then exit.
+    Migrate(StoreArgs),
+    /// Make the server match prompt files: plan, then create, publish and relabel what differs.
+    Apply(ApplyArgs),
+    /// Write every non-archived prompt's latest version to DIR/NAME.yaml.
+    Export(ExportArgs),
+    /// List prompts or show one.
+    #[command(subcommand)]
+    Get(GetCommand),
+    /// List a prompt's versions, newest first.
+    History(NameArg),
+    /// Show what changed between two versions of a prompt.
+    Diff(DiffArgs),
+    /// Render a prompt with variables.
+    Render(RenderArgs),
+    /// Move, list and inspect labels.
+    #[command(subcommand)]
+    Label(LabelCommand),
+    /// Point a label back at its previous version.
+    Rollback(RollbackArgs),
+    /// Archive a prompt (hidden from lists and resolution, history kept).
+    Archive(NameArg),
+    /// Restore an archived prompt.
+    Restore(NameArg),
+    /// Show the audit trail, or verify its hash chain.
+    Audit(AuditArgs),
+    /// Manage API keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+/// Where the store lives.
+#[derive(Debug, Args)]
+pub struct StoreArgs {
+    /// Database URL (`sqlite://…` or `postgres://…`); default: SQLite in the data directory.
+    #[arg(long, env = "OPM_DATABASE_URL", value_name = "URL")]
+    pub database_url: Option<String>,
+    /// Directory for the SQLite database and the bootstrap admin key.
+    #[arg(long, env = "OPM_DATA_DIR", default_value = ".opm", value_name = "DIR")]
+    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, env = "OPM_ADDR", default_value = "127.0.0.1:8321", value_name = "ADDR")]
+    pub addr: String,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// A prompt file or a directory of them (`*.yaml`, `*.yml`, searched recursively).
+    #[arg(short = 'f', long = "filename", value_name = "DIR_OR_FILE")]
+    pub path: PathBuf,
+    /// Show the plan and diffs; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Point this label at each applied version.
+    #[arg(long, requires = "reason", value_name = "LABEL")]
+    pub label: Option<String>,
+    /// Why the label moves (recorded in its history).
+    #[arg(long, requires = "label", value_name = "TEXT")]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Directory to write to (created when missing).
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GetCommand {
+    /// List prompts.
+    Prompts(ListPromptsArgs),
+    /// Show one prompt and a version's content.
+    Prompt(GetPromptArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ListPromptsArgs {
+    /// Only prompts with this tag.
+    #[arg(long)]
+    pub tag: Option<String>,
+    /// Only prompts that have this label.
+    #[arg(long)]
+    pub label: Option<String>,
+    /// Include archived prompts.
+    #[arg(long)]
+    pub all: bool,
+}
+
+/// Which version to show or render.
+#[derive(Debug, Args)]
+pub struct VersionSelector {
+    /// A version number.
+    #[arg(long, conflicts_with = "label", value_name = "N")]
+    pub version: Option<u32>,
+    /// A label.
+    #[arg(long, value_name = "LABEL")]
+    pub label: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct GetPromptArgs {
+    pub name: String,
+    /// Default: the `latest` label.
+    #[command(flatten)]
+    pub selector: VersionSelector,
+}
+
+#[derive(Debug, Args)]
+pub struct NameArg {
+    /// The prompt's name.
+    pub name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    pub name: String,
+    /// The older version.
+    pub from: u32,
+    /// The newer version.
+    pub to: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    pub name: String,
+    /// Default: the server's default (`production`).
+    #[command(flatten)]
+    pub selector: VersionSelector,
+    /// A variable as `key=value`; the value is JSON when it parses as JSON, else a string.
+    #[arg(long = "var", value_name = "KEY=VALUE")]
+    pub vars: Vec<String>,
+    /// A JSON object of variables; `--var` entries override it.
+    #[arg(long, value_name = "FILE.json")]
+    pub vars_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LabelCommand {
+    /// Point a label at a version.
+    Set(LabelSetArgs),
+    /// List a prompt's labels.
+    List(NameArg),
+    /// Show how a label moved.
+    History(LabelHistoryArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LabelSetArgs {
+    pub name: String,
+    pub label: String,
+    pub version: u32,
+    /// Why the label moves.
+    #[arg(long)]
+    pub reason: String,
+}
+
+#[derive(Debug, Args)]
+pub struct LabelHistoryArgs {
+    pub name: String,
+    pub label: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    pub name: String,
+    pub label: String,
+    /// Why the label moves back.
+    #[arg(long)]
+    pub reason: String,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    #[command(subcommand)]
+    pub command: Option<AuditCommand>,
+    /// Only entries about this prompt.
+    #[arg(long)]
+    pub prompt: Option<String>,
+    /// Only entries by this actor (key name or id).
+    #[arg(long)]
+    pub actor: Option<String>,
+    /// Only entries with this action (`version.create`, `label.set`, …).
+    #[arg(long)]
+    pub action: Option<String>,
+    /// Entries at or after this RFC 3339 time.
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Entries before this RFC 3339 time.
+    #[arg(long)]
+    pub until: Option<String>,
+    /// At most this many entries.
+    #[arg(long, default_value_t = 50)]
+    pub limit: u32,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check the audit hash chain; exits 1 when it is broken.
+    Verify,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create a key and print its secret (shown only this once). `--project` binds it to a project.
+    Create(KeysCreateArgs),
+    /// List keys (never their secrets).
+    List,
+    /// Revoke a key.
+    Revoke(KeysRevokeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KeysCreateArgs {
+    /// A name to recognise the key by.
+    #[arg(long)]
+    pub name: String,
+    /// `viewer`, `editor` or `admin`.
+    #[arg(long)]
+    pub role: String,
+}
+
+#[derive(Debug, Args)]
+pub struct KeysRevokeArgs {
+    /// The key's id.
+    pub id: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn label_and_reason_go_together() {
+        assert!(Cli::try_parse_from(["opm", "apply", "-f", "x", "--label", "production"]).is_err());
+        assert!(Cli::try_parse_from(["opm", "apply", "-f", "x", "--label", "p", "--reason", "r"]).is_ok());
+    }
+}
