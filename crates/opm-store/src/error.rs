@@ -30,6 +30,10 @@ pub enum StoreError {
     KeyNotFound(String),
     #[error("API key `{0}` is already revoked")]
     KeyRevoked(String),
+    #[error("an API key with id `{0}` or the same secret already exists")]
+    KeyExists(String),
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
     #[error(transparent)]
     Domain(#[from] CoreError),
     #[error("the database is unavailable: {0}")]
@@ -53,7 +57,9 @@ impl StoreError {
             | StoreError::PromptArchived(_)
             | StoreError::PromptNotArchived(_)
             | StoreError::NothingToRollBack { .. }
-            | StoreError::KeyRevoked(_) => ErrorKind::Conflict,
+            | StoreError::KeyRevoked(_)
+            | StoreError::KeyExists(_) => ErrorKind::Conflict,
+            StoreError::InvalidInput(_) => ErrorKind::Invalid,
             StoreError::Domain(error) => error.kind(),
             StoreError::Unavailable(_) => ErrorKind::Unavailable,
             StoreError::Internal(_) => ErrorKind::Internal,
@@ -75,6 +81,8 @@ impl StoreError {
             StoreError::NothingToRollBack { .. } => "nothing_to_roll_back",
             StoreError::KeyNotFound(_) => "key_not_found",
             StoreError::KeyRevoked(_) => "key_revoked",
+            StoreError::KeyExists(_) => "key_exists",
+            StoreError::InvalidInput(_) => "invalid_input",
             StoreError::Domain(error) => error.code(),
             StoreError::Unavailable(_) => "store_unavailable",
             StoreError::Internal(_) => "internal",
@@ -88,7 +96,38 @@ impl From<sqlx::Error> for StoreError {
             sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => {
                 StoreError::Unavailable(error.to_string())
             }
+            sqlx::Error::Database(database_error) if is_unavailable_code(database_error.code().as_deref()) => {
+                StoreError::Unavailable(error.to_string())
+            }
+            sqlx::Error::Database(database_error) if database_error.code().as_deref() == Some("22021") => {
+                // PostgreSQL refuses NUL characters in text; SQLite would have stored them.
+                StoreError::Domain(CoreError::InvalidContent("text must not contain NUL characters".into()))
+            }
             _ => StoreError::Internal(error.to_string()),
         }
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for StoreError {
+    fn from(error: sqlx::migrate::MigrateError) -> Self {
+        match error {
+            sqlx::migrate::MigrateError::Execute(inner) => StoreError::from(inner),
+            other => StoreError::Internal(format!("migration failed: {other}")),
+        }
+    }
+}
+
+/// Database error codes that mean "try again later" rather than "this call is wrong".
+///
+/// PostgreSQL reports five-character SQLSTATEs: connection exceptions (08…), insufficient
+/// resources (53…) and operator intervention such as a shutdown (57P…). SQLite reports (extended)
+/// result codes as numbers whose low byte is the primary code: busy (5) and locked (6).
+fn is_unavailable_code(code: Option<&str>) -> bool {
+    match code {
+        Some(sqlstate) if sqlstate.len() == 5 => {
+            sqlstate.starts_with("08") || sqlstate.starts_with("53") || sqlstate.starts_with("57P")
+        }
+        Some(sqlite_code) => sqlite_code.parse::<u32>().is_ok_and(|code| matches!(code & 0xff, 5 | 6)),
+        None => false,
     }
 }

@@ -8,6 +8,9 @@
 //! - a committed change is announced on [`Store::subscribe`] (to every replica, on PostgreSQL);
 //! - SQL lives only in this crate; queries bind parameters and never format values into SQL.
 
+use std::path::PathBuf;
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use opm_core::audit::{AuditEntry, AuditRecord};
@@ -18,11 +21,17 @@ use opm_core::names::{LabelName, ProjectName, PromptName, TagName};
 use opm_core::prompt::{Actor, Prompt, PromptVersion};
 use tokio::sync::broadcast;
 
+mod engine;
 pub mod error;
 pub mod postgres;
+mod rows;
+mod session;
+mod sql;
 pub mod sqlite;
 
 pub use error::StoreError;
+pub use postgres::PostgresStore;
+pub use sqlite::SqliteStore;
 
 /// Result alias for store calls.
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -245,4 +254,80 @@ pub trait Store: Send + Sync + 'static {
     async fn list_audit(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditEntry>>;
     /// Entries with `seq > after_seq` in ascending order, for chain verification.
     async fn audit_chain_page(&self, after_seq: i64, limit: u32) -> StoreResult<Vec<AuditEntry>>;
+}
+
+/// Opens the store a database URL names, applying pending migrations:
+/// `sqlite:PATH`, `sqlite://PATH` (`sqlite:///abs/path` for an absolute path), `sqlite::memory:`,
+/// or `postgres://…` / `postgresql://…`.
+pub async fn connect(database_url: &str) -> StoreResult<Arc<dyn Store>> {
+    let store: Arc<dyn Store> = match DatabaseUrl::parse(database_url)? {
+        DatabaseUrl::SqliteFile(path) => Arc::new(SqliteStore::open(&path).await?),
+        DatabaseUrl::SqliteMemory => Arc::new(SqliteStore::open_in_memory().await?),
+        DatabaseUrl::Postgres => Arc::new(PostgresStore::connect(database_url).await?),
+    };
+    Ok(store)
+}
+
+/// Which backend a database URL names.
+#[derive(Debug, PartialEq, Eq)]
+enum DatabaseUrl {
+    SqliteFile(PathBuf),
+    SqliteMemory,
+    Postgres,
+}
+
+impl DatabaseUrl {
+    fn parse(url: &str) -> StoreResult<DatabaseUrl> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(DatabaseUrl::Postgres);
+        }
+        let Some(rest) = url.strip_prefix("sqlite:") else {
+            // Only the scheme is echoed: the rest may hold a password.
+            let scheme = url.split_once(':').map_or("(none)", |(scheme, _)| scheme);
+            return Err(StoreError::InvalidInput(format!(
+                "unsupported database URL scheme `{scheme}`: use `sqlite:PATH`, `sqlite://PATH` or `postgres://…`"
+            )));
+        };
+        let path = rest.strip_prefix("//").unwrap_or(rest);
+        if path == ":memory:" {
+            return Ok(DatabaseUrl::SqliteMemory);
+        }
+        if path.is_empty() || path.contains('?') {
+            return Err(StoreError::InvalidInput(format!(
+                "SQLite URL `{url}` needs a file path and takes no options, e.g. `sqlite://data/opm.db`"
+            )));
+        }
+        Ok(DatabaseUrl::SqliteFile(PathBuf::from(path)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(url: &str, expected: Option<DatabaseUrl>) {
+        assert_eq!(DatabaseUrl::parse(url).ok(), expected, "{url}");
+    }
+
+    #[test]
+    fn database_urls() {
+        let file = |path: &str| Some(DatabaseUrl::SqliteFile(PathBuf::from(path)));
+        check("sqlite:opm.db", file("opm.db"));
+        check("sqlite://data/opm.db", file("data/opm.db"));
+        check("sqlite:///var/lib/opm/opm.db", file("/var/lib/opm/opm.db"));
+        check("sqlite::memory:", Some(DatabaseUrl::SqliteMemory));
+        check("sqlite://:memory:", Some(DatabaseUrl::SqliteMemory));
+        check("postgres://opm@localhost/opm", Some(DatabaseUrl::Postgres));
+        check("postgresql://opm:secret@db:5432/opm", Some(DatabaseUrl::Postgres));
+        check("sqlite:", None);
+        check("sqlite://opm.db?mode=rwc", None);
+        check("mysql://root@localhost/opm", None);
+        check("opm.db", None);
+    }
+
+    #[test]
+    fn unsupported_scheme_hides_credentials() {
+        let error = DatabaseUrl::parse("mysql://root:hunter2@localhost/opm").unwrap_err().to_string();
+        assert!(error.contains("`mysql`") && !error.contains("hunter2"), "{error}");
+    }
 }

@@ -1,0 +1,64 @@
+//! API keys: creation and revocation (audited). Only the secret's hash is ever stored.
+
+use opm_core::audit::action;
+use opm_core::auth::ApiKey;
+use opm_core::prompt::check_text;
+use serde_json::json;
+
+use super::{Backend, Mutation, audit_record};
+use crate::rows::now_micros;
+use crate::{ChangeEvent, MutationContext, NewApiKey, StoreError, StoreResult};
+
+pub(super) async fn create(backend: &impl Backend, new: &NewApiKey, ctx: &MutationContext) -> StoreResult<ApiKey> {
+    check_text("name", &new.name, true)?;
+    if new.id.trim().is_empty() || new.secret_hash.trim().is_empty() {
+        return Err(StoreError::InvalidInput("an API key needs an id and a secret hash".into()));
+    }
+    let mut mutation = Mutation::begin(backend).await?;
+    if let Some(project) = &new.project
+        && mutation.ops().get_project(project).await?.is_none()
+    {
+        return Err(StoreError::ProjectNotFound(project.to_string()));
+    }
+    let at = now_micros();
+    if !mutation.ops().insert_key(new, at).await? {
+        return Err(StoreError::KeyExists(new.id.clone()));
+    }
+    let key = ApiKey {
+        id: new.id.clone(),
+        name: new.name.clone(),
+        role: new.role,
+        project: new.project.clone(),
+        created_at: at,
+        revoked_at: None,
+    };
+    let mut record = audit_record(ctx, at, action::KEY_CREATE, project_of(&key), format!("key/{}", key.id));
+    record.after = Some(json!({ "name": key.name, "role": key.role, "project": key.project }));
+    mutation.audit(record).await?;
+    mutation.announce(ChangeEvent::Key { id: key.id.clone() });
+    mutation.commit().await?;
+    Ok(key)
+}
+
+/// Revokes a key; revoking it again is a conflict.
+pub(super) async fn revoke(backend: &impl Backend, id: &str, ctx: &MutationContext) -> StoreResult<ApiKey> {
+    let mut mutation = Mutation::begin(backend).await?;
+    let key = mutation.ops().get_key(id).await?.ok_or_else(|| StoreError::KeyNotFound(id.to_owned()))?;
+    if key.is_revoked() {
+        return Err(StoreError::KeyRevoked(id.to_owned()));
+    }
+    let at = now_micros();
+    mutation.ops().revoke_key(id, at).await?;
+    let mut record = audit_record(ctx, at, action::KEY_REVOKE, project_of(&key), format!("key/{id}"));
+    record.before = Some(json!({ "revoked": false }));
+    record.after = Some(json!({ "revoked": true }));
+    mutation.audit(record).await?;
+    mutation.announce(ChangeEvent::Key { id: id.to_owned() });
+    mutation.commit().await?;
+    Ok(ApiKey { revoked_at: Some(at), ..key })
+}
+
+/// The audit `project` of a key action: its project, or empty for a global key.
+fn project_of(key: &ApiKey) -> &str {
+    key.project.as_ref().map_or("", |project| project.as_str())
+}

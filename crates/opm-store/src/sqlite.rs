@@ -1,0 +1,122 @@
+//! The SQLite backend: one file in WAL mode, a single-connection writer pool (writes queue there and
+//! start with `BEGIN IMMEDIATE`) and a separate read-only pool, so reads never wait for writes.
+//!
+//! Commits are synced (`synchronous=FULL`), so an acknowledged write survives a crash or `kill -9`.
+//! Change events reach only this process's subscribers: a second process on the same file does not
+//! hear them (use PostgreSQL to run several replicas).
+
+use std::path::Path;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Sqlite, Transaction};
+use tokio::sync::broadcast;
+
+use crate::engine::{Backend, WriteTx};
+use crate::session::{Ops, Session};
+use crate::{ChangeEvent, StoreResult, sql};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// How long a statement waits for another process's lock on the file before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Connections in the read pool.
+const READERS: u32 = 4;
+/// Change events buffered per subscriber before it lags.
+const EVENT_BUFFER: usize = 1024;
+
+/// A [`crate::Store`] in a SQLite file.
+pub struct SqliteStore {
+    writer: SqlitePool,
+    reader: SqlitePool,
+    events: broadcast::Sender<ChangeEvent>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) the database at `path` and applies pending migrations.
+    pub async fn open(path: &Path) -> StoreResult<SqliteStore> {
+        let options = SqliteConnectOptions::new().filename(path).busy_timeout(BUSY_TIMEOUT).foreign_keys(true);
+        let writer_options = options
+            .clone()
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full);
+        let writer = SqlitePoolOptions::new().max_connections(1).connect_with(writer_options).await?;
+        MIGRATOR.run(&writer).await?;
+        let reader = SqlitePoolOptions::new().max_connections(READERS).connect_with(options.read_only(true)).await?;
+        tracing::info!(path = %path.display(), "opened SQLite store");
+        Ok(Self::from_pools(writer, reader))
+    }
+
+    /// A private in-memory database (for tests and trials): one connection serves reads and writes,
+    /// and everything is gone when the store is dropped.
+    pub async fn open_in_memory() -> StoreResult<SqliteStore> {
+        let options = SqliteConnectOptions::new().in_memory(true).foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(options)
+            .await?;
+        MIGRATOR.run(&pool).await?;
+        Ok(Self::from_pools(pool.clone(), pool))
+    }
+
+    fn from_pools(writer: SqlitePool, reader: SqlitePool) -> Self {
+        let (events, _) = broadcast::channel(EVENT_BUFFER);
+        Self { writer, reader, events }
+    }
+}
+
+#[async_trait]
+impl Backend for SqliteStore {
+    const NAME: &'static str = "sqlite";
+
+    async fn reader(&self) -> StoreResult<Box<dyn Ops>> {
+        let conn = self.reader.acquire().await?;
+        Ok(Box::new(Session::<Sqlite, _>::new(conn, sql::LOCK_AUDIT_HEAD_SQLITE)))
+    }
+
+    async fn writer(&self) -> StoreResult<Box<dyn WriteTx>> {
+        let tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        Ok(Box::new(SqliteWriteTx {
+            session: Session::new(tx, sql::LOCK_AUDIT_HEAD_SQLITE),
+            events: self.events.clone(),
+        }))
+    }
+
+    fn events(&self) -> broadcast::Receiver<ChangeEvent> {
+        self.events.subscribe()
+    }
+}
+
+/// A write transaction; its events go to this process's subscribers after the commit.
+struct SqliteWriteTx {
+    session: Session<Sqlite, Transaction<'static, Sqlite>>,
+    events: broadcast::Sender<ChangeEvent>,
+}
+
+#[async_trait]
+impl WriteTx for SqliteWriteTx {
+    fn ops(&mut self) -> &mut dyn Ops {
+        &mut self.session
+    }
+
+    async fn commit(self: Box<Self>, events: Vec<ChangeEvent>) -> StoreResult<()> {
+        let SqliteWriteTx { session, events: sender } = *self;
+        session.into_conn().commit().await?;
+        for event in events {
+            // No subscribers is fine: nobody caches anything yet.
+            let _ = sender.send(event);
+        }
+        Ok(())
+    }
+}
