@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// OPM, the open prompt manager: serve a prompt registry and manage its prompts.
 #[derive(Debug, Parser)]
-#[command(name = "opm", version, about, max_term_width = 100)]
+#[command(name = "opm", version, max_term_width = 100)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalFlags,

@@ -1,0 +1,44 @@
+//! Dispatch: `serve` and `migrate` run the server side in-process; every other command talks to a
+//! server through `opm-client` with the resolved [`Settings`].
+
+mod admin;
+mod apply;
+mod export;
+mod labels;
+mod prompts;
+mod server;
+
+use std::process::ExitCode;
+
+use crate::args::{Cli, Command, GetCommand};
+use crate::settings::Settings;
+
+/// Runs the parsed command line; `project_on_command_line` says whether `--project` was typed.
+pub async fn run(cli: Cli, project_on_command_line: bool) -> anyhow::Result<ExitCode> {
+    let settings = match cli.command {
+        Command::Serve(args) => return server::serve(args).await,
+        Command::Migrate(args) => return server::migrate(args).await,
+        _ => Settings::resolve(&cli.global, project_on_command_line)?,
+    };
+    let settings = &settings;
+    match cli.command {
+        Command::Serve(_) | Command::Migrate(_) => unreachable_command(),
+        Command::Apply(args) => apply::apply(settings, &args).await,
+        Command::Export(args) => export::export(settings, &args).await,
+        Command::Get(GetCommand::Prompts(args)) => prompts::list(settings, &args).await,
+        Command::Get(GetCommand::Prompt(args)) => prompts::show(settings, &args).await,
+        Command::History(args) => prompts::history(settings, &args.name).await,
+        Command::Diff(args) => prompts::diff(settings, &args).await,
+        Command::Render(args) => prompts::render(settings, &args).await,
+        Command::Archive(args) => prompts::archive(settings, &args.name, true).await,
+        Command::Restore(args) => prompts::archive(settings, &args.name, false).await,
+        Command::Label(command) => labels::label(settings, command).await,
+        Command::Rollback(args) => labels::rollback(settings, &args).await,
+        Command::Audit(args) => admin::audit(settings, &args).await,
+        Command::Keys(command) => admin::keys(settings, command).await,
+    }
+}
+
+fn unreachable_command() -> anyhow::Result<ExitCode> {
+    anyhow::bail!("internal error: server commands are dispatched before client settings")
+}

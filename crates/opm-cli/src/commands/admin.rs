@@ -1,0 +1,111 @@
+//! Administration: the audit trail (`audit`, `audit verify`) and API keys (`keys create|list|revoke`).
+
+use std::process::ExitCode;
+
+use opm_api::keys::{CreateKeyRequest, KeyDto};
+use opm_client::{AuditQuery, PageQuery};
+
+use crate::args::{AuditArgs, AuditCommand, KeysCommand, OutputFormat};
+use crate::output::{emit, one_line, or_dash, print_table, short_hash, table, time};
+use crate::settings::Settings;
+
+/// `opm audit [filters]` and `opm audit verify` (exit 1 when the chain is broken).
+pub async fn audit(settings: &Settings, args: &AuditArgs) -> anyhow::Result<ExitCode> {
+    if let Some(AuditCommand::Verify) = args.command {
+        let verdict = settings.client.verify_audit().await?;
+        emit(settings.output, &verdict, |verdict| match &verdict.broken_at {
+            None => println!(
+                "audit chain ok: {} entries verified, head {}",
+                verdict.checked,
+                short_hash(&verdict.head_hash)
+            ),
+            Some(broken) => println!(
+                "audit chain BROKEN at entry {}: {} ({} entries verified before it)",
+                broken.seq, broken.reason, verdict.checked
+            ),
+        })?;
+        return Ok(if verdict.ok { ExitCode::SUCCESS } else { ExitCode::FAILURE });
+    }
+    let query = AuditQuery {
+        prompt: args.prompt.clone(),
+        actor: args.actor.clone(),
+        action: args.action.clone(),
+        since: args.since.clone(),
+        until: args.until.clone(),
+        page: PageQuery { cursor: None, limit: Some(args.limit.max(1)) },
+    };
+    let entries = settings.client.list_audit(&query).await?.items;
+    emit(settings.output, &entries, |entries| {
+        let mut rows = table(&["seq", "at", "actor", "action", "target", "reason"]);
+        for entry in entries {
+            rows.add_row(vec![
+                entry.seq.to_string(),
+                time(&entry.at),
+                entry.actor.name.clone(),
+                entry.action.clone(),
+                entry.target.clone(),
+                or_dash(&one_line(entry.reason.as_deref().unwrap_or_default(), 50)),
+            ]);
+        }
+        print_table(&rows);
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `opm keys create|list|revoke`.
+pub async fn keys(settings: &Settings, command: KeysCommand) -> anyhow::Result<ExitCode> {
+    let client = &settings.client;
+    match command {
+        KeysCommand::Create(args) => {
+            let request =
+                CreateKeyRequest { name: args.name, role: args.role, project: settings.explicit_project.clone() };
+            let created = client.create_key(&request).await?;
+            if settings.output == OutputFormat::Table {
+                let key = &created.key;
+                eprintln!(
+                    "created key {} (`{}`, {}, project {}); its secret is shown only now:",
+                    key.id,
+                    key.name,
+                    key.role,
+                    key.project.as_deref().unwrap_or("all (global)")
+                );
+                println!("{}", created.secret);
+            } else {
+                emit(settings.output, &created, |_| {})?;
+            }
+        }
+        KeysCommand::List => {
+            let mut keys = Vec::new();
+            let mut page = PageQuery { cursor: None, limit: Some(100) };
+            loop {
+                let answer = client.list_keys(&page).await?;
+                keys.extend(answer.items);
+                match answer.next_cursor {
+                    Some(cursor) if page.cursor.as_ref() != Some(&cursor) => page.cursor = Some(cursor),
+                    _ => break,
+                }
+            }
+            emit(settings.output, &keys, |keys| print_keys(keys))?;
+        }
+        KeysCommand::Revoke(args) => {
+            let key = client.revoke_key(&args.id).await?;
+            emit(settings.output, &key, |key| println!("key {} (`{}`) revoked", key.id, key.name))?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_keys(keys: &[KeyDto]) {
+    let mut rows = table(&["id", "name", "role", "project", "created", "revoked"]);
+    for key in keys {
+        rows.add_row(vec![
+            key.id.clone(),
+            key.name.clone(),
+            key.role.clone(),
+            key.project.clone().unwrap_or_else(|| "*".into()),
+            time(&key.created_at),
+            key.revoked_at.as_ref().map(time).unwrap_or_else(|| "-".into()),
+        ]);
+    }
+    print_table(&rows);
+}

@@ -1,0 +1,86 @@
+//! Labels: `label set`, `label list`, `label history` and `rollback`.
+
+use std::process::ExitCode;
+
+use opm_api::labels::{LabelDto, LabelTargetDto, RollbackRequest, SetLabelRequest};
+use opm_client::PageQuery;
+
+use crate::args::{LabelCommand, RollbackArgs};
+use crate::output::{emit, one_line, print_table, table, time};
+use crate::settings::Settings;
+
+/// `opm label set|list|history`.
+pub async fn label(settings: &Settings, command: LabelCommand) -> anyhow::Result<ExitCode> {
+    let client = &settings.client;
+    match command {
+        LabelCommand::Set(args) => {
+            let request = SetLabelRequest { version: args.version, reason: args.reason };
+            let label = client.set_label(&args.name, &args.label, &request).await?;
+            emit(settings.output, &label, |label| {
+                println!("label `{}` of `{}` now points at v{}", label.name, args.name, label.version);
+            })?;
+        }
+        LabelCommand::List(args) => {
+            let labels = client.list_labels(&args.name).await?.items;
+            emit(settings.output, &labels, |labels| print_labels(labels))?;
+        }
+        LabelCommand::History(args) => {
+            let mut changes = Vec::new();
+            let mut page = PageQuery { cursor: None, limit: Some(100) };
+            loop {
+                let answer = client.label_history(&args.name, &args.label, &page).await?;
+                changes.extend(answer.items);
+                match answer.next_cursor {
+                    Some(cursor) if page.cursor.as_ref() != Some(&cursor) => page.cursor = Some(cursor),
+                    _ => break,
+                }
+            }
+            emit(settings.output, &changes, |changes| {
+                let mut rows = table(&["seq", "at", "kind", "from", "to", "actor", "reason"]);
+                for change in changes {
+                    rows.add_row(vec![
+                        change.seq.to_string(),
+                        time(&change.at),
+                        change.kind.clone(),
+                        change.from.as_ref().map(target).unwrap_or_else(|| "-".into()),
+                        target(&change.to),
+                        change.actor.name.clone(),
+                        one_line(&change.reason, 60),
+                    ]);
+                }
+                print_table(&rows);
+            })?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `opm rollback NAME LABEL --reason R`.
+pub async fn rollback(settings: &Settings, args: &RollbackArgs) -> anyhow::Result<ExitCode> {
+    let request = RollbackRequest { reason: args.reason.clone() };
+    let label = settings.client.rollback_label(&args.name, &args.label, &request).await?;
+    emit(settings.output, &label, |label| {
+        println!("label `{}` of `{}` rolled back to v{}", label.name, args.name, label.version);
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_labels(labels: &[LabelDto]) {
+    let mut rows = table(&["label", "version", "updated", "by", "reason"]);
+    for label in labels {
+        rows.add_row(vec![
+            label.name.clone(),
+            format!("v{}", label.version),
+            time(&label.updated_at),
+            label.updated_by.name.clone(),
+            one_line(&label.reason, 60),
+        ]);
+    }
+    print_table(&rows);
+}
+
+fn target(target: &LabelTargetDto) -> String {
+    match target {
+        LabelTargetDto::Version { version } => format!("v{version}"),
+    }
+}

@@ -1,0 +1,70 @@
+//! `opm serve` and `opm migrate`: the server side, in this process.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use tracing_subscriber::EnvFilter;
+
+use crate::args::{ServeArgs, StoreArgs};
+
+/// Runs the server until SIGINT or SIGTERM. Logs go to stderr (`RUST_LOG`, default `info`);
+/// stdout carries only the `opm listening on` line and a generated admin key.
+pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    init_logging();
+    let config = opm_server::ServeConfig {
+        addr: args.addr,
+        database_url: args.store.database_url.filter(|url| !url.is_empty()),
+        data_dir: args.store.data_dir,
+        bootstrap_admin_key: std::env::var("OPM_BOOTSTRAP_ADMIN_KEY").ok().filter(|key| !key.is_empty()),
+    };
+    opm_server::serve(config).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Connects to the store, which runs pending migrations, and exits.
+pub async fn migrate(args: StoreArgs) -> anyhow::Result<ExitCode> {
+    init_logging();
+    let url = match args.database_url.filter(|url| !url.is_empty()) {
+        Some(url) => url,
+        None => {
+            std::fs::create_dir_all(&args.data_dir)
+                .with_context(|| format!("cannot create the data directory {}", args.data_dir.display()))?;
+            format!("sqlite://{}", args.data_dir.join("opm.db").display())
+        }
+    };
+    opm_store::connect(&url).await.with_context(|| format!("cannot migrate {}", redact(&url)))?;
+    println!("database is up to date: {}", redact(&url));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn init_logging() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // A second initialisation (a library did it first) is harmless: keep the first.
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+/// The URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let credentials = &url[scheme_end + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(redact("postgres://opm:secret@db:5432/opm"), "postgres://opm:***@db:5432/opm");
+        assert_eq!(redact("postgres://opm@db/opm"), "postgres://opm@db/opm");
+        assert_eq!(redact("sqlite://.opm/opm.db"), "sqlite://.opm/opm.db");
+    }
+}
