@@ -34,7 +34,8 @@ pub fn content_error_line(error: &CoreError, lines: &FieldLines, text: &str) -> 
             if message.contains("message") {
                 return lines.messages;
             }
-            if let Some(name) = backquoted_after(message, "variable name `").or(backquoted_after(message, "variable `")) {
+            if let Some(name) = backquoted_after(message, "variable name `").or(backquoted_after(message, "variable `"))
+            {
                 return variable_line(text, name);
             }
             if message.starts_with("template ") {
@@ -82,7 +83,8 @@ fn find_line(text: &str, predicate: impl Fn(&str) -> bool) -> Option<u64> {
 mod tests {
     use super::*;
 
-    const FILE: &str = "name: x\nvariables:\n  topic:\n    type: string\n  '1bad': {}\ntype: text\ntemplate: '{{ topic }}'\n";
+    const FILE: &str =
+        "name: x\nvariables:\n  topic:\n    type: string\n  '1bad': {}\ntype: text\ntemplate: '{{ topic }}'\n";
 
     #[test]
     fn variables_are_found_under_their_section() {
@@ -95,7 +97,8 @@ mod tests {
     #[test]
     fn errors_map_to_field_lines() {
         let lines = FieldLines { kind: Some(1), messages: Some(4), message_items: vec![5, 7], template: Some(9) };
-        let undeclared = |template: &str| CoreError::TemplateUsesUndeclared { template: template.into(), names: vec![] };
+        let undeclared =
+            |template: &str| CoreError::TemplateUsesUndeclared { template: template.into(), names: vec![] };
         assert_eq!(content_error_line(&undeclared("template"), &lines, ""), Some(9));
         assert_eq!(content_error_line(&undeclared("messages[1]"), &lines, ""), Some(7));
         let role = CoreError::InvalidContent("messages[0].role `robot` is not one of …".into());

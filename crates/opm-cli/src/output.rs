@@ -16,11 +16,10 @@ pub fn emit<T: Serialize>(format: OutputFormat, value: &T, human: impl FnOnce(&T
     Ok(())
 }
 
-/// `value` as YAML (through JSON, so wire types print exactly as the API sends them).
+/// `value` as YAML, fields in declaration order, long lines never folded.
 pub fn to_yaml<T: Serialize>(value: &T) -> anyhow::Result<String> {
-    let json = serde_json::to_value(value)?;
     let options = serde_saphyr::ser_options! { folded_wrap_chars: usize::MAX };
-    Ok(serde_saphyr::to_string_with_options(&json, options)?)
+    Ok(serde_saphyr::to_string_with_options(value, options)?)
 }
 
 /// A borderless table with upper-case headers.

@@ -70,7 +70,9 @@ pub struct PlanItem {
 impl PlanItem {
     /// Whether applying this item writes anything.
     pub fn is_noop(&self) -> bool {
-        matches!(self.content, ContentChange::Unchanged { .. }) && self.metadata_changes.is_empty() && self.label.is_none()
+        matches!(self.content, ContentChange::Unchanged { .. })
+            && self.metadata_changes.is_empty()
+            && self.label.is_none()
     }
 }
 
@@ -120,7 +122,9 @@ pub fn plan_item(file: &PromptFile, remote: Option<&RemoteState>, label: Option<
         let current = remote.and_then(|remote| remote.label_version);
         match &content {
             ContentChange::Unchanged { version } if current == Some(*version) => None,
-            ContentChange::Unchanged { version } => Some(LabelMove { label: label.into(), from: current, to: Some(*version) }),
+            ContentChange::Unchanged { version } => {
+                Some(LabelMove { label: label.into(), from: current, to: Some(*version) })
+            }
             _ => Some(LabelMove { label: label.into(), from: current, to: None }),
         }
     });
@@ -178,7 +182,12 @@ pub fn order_by_includes(files: Vec<PromptFile>) -> Vec<PromptFile> {
     ordered_names.iter().filter_map(|name| by_name.remove(name)).collect()
 }
 
-fn visit(name: &str, dependencies: &BTreeMap<String, Vec<String>>, visited: &mut BTreeSet<String>, out: &mut Vec<String>) {
+fn visit(
+    name: &str,
+    dependencies: &BTreeMap<String, Vec<String>>,
+    visited: &mut BTreeSet<String>,
+    out: &mut Vec<String>,
+) {
     if !visited.insert(name.to_owned()) {
         return;
     }

@@ -118,8 +118,7 @@ pub fn parse(path: &Path, text: &str) -> Result<PromptFile, FileError> {
     PromptName::parse(&raw.name.value).map_err(|error| error_at(name_line, None, error.to_string()))?;
     let mut tags = Vec::with_capacity(raw.tags.len());
     for tag in &raw.tags {
-        TagName::parse(&tag.value)
-            .map_err(|error| error_at(Some(tag.referenced.line()), None, error.to_string()))?;
+        TagName::parse(&tag.value).map_err(|error| error_at(Some(tag.referenced.line()), None, error.to_string()))?;
         tags.push(tag.value.clone());
     }
     let lines = FieldLines {
@@ -166,8 +165,12 @@ pub fn parse(path: &Path, text: &str) -> Result<PromptFile, FileError> {
     })
 }
 
+/// The validation error, with what to do about it where that is not obvious.
 fn describe(error: &CoreError) -> String {
-    error.to_string()
+    match error {
+        CoreError::TemplateUsesUndeclared { .. } => format!("{error}; declare them under `variables:`"),
+        _ => error.to_string(),
+    }
 }
 
 /// Loads a file, or every `*.yaml`/`*.yml` under a directory (recursively, in path order).
@@ -252,9 +255,7 @@ struct ExportedFile<'a> {
 
 /// A prompt as YAML in the prompt-file format (no commit message: the next apply writes its own).
 pub fn to_yaml(name: &str, description: &str, tags: &[String], content: &ContentDto) -> anyhow::Result<String> {
-    let file = ExportedFile { name, description, tags, content };
-    let options = serde_saphyr::ser_options! { folded_wrap_chars: usize::MAX };
-    Ok(serde_saphyr::to_string_with_options(&file, options)?)
+    crate::output::to_yaml(&ExportedFile { name, description, tags, content })
 }
 
 /// Domain content as wire content (the two share one flat JSON form).

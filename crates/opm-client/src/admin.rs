@@ -38,10 +38,7 @@ impl Client {
     }
 
     /// `POST /api/v1/projects`.
-    pub async fn create_project(
-        &self,
-        request: &CreateProjectRequest,
-    ) -> Result<ProjectDto, ClientError> {
+    pub async fn create_project(&self, request: &CreateProjectRequest) -> Result<ProjectDto, ClientError> {
         let url = self.endpoint(&["api", "v1", "projects"], &[])?;
         self.call_with(Method::POST, url, request).await
     }
@@ -75,10 +72,7 @@ impl Client {
     }
 
     /// `POST /api/v1/keys`: the answer holds the secret, shown this once.
-    pub async fn create_key(
-        &self,
-        request: &CreateKeyRequest,
-    ) -> Result<CreatedKeyDto, ClientError> {
+    pub async fn create_key(&self, request: &CreateKeyRequest) -> Result<CreatedKeyDto, ClientError> {
         let url = self.endpoint(&["api", "v1", "keys"], &[])?;
         self.call_with(Method::POST, url, request).await
     }

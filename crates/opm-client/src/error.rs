@@ -13,11 +13,7 @@ pub enum ClientError {
     Api(Box<Problem>),
     /// The server answered with an error status but no problem body (a proxy in between, say).
     #[error("OPM at {url} answered HTTP {status}: {body}")]
-    UnexpectedStatus {
-        url: String,
-        status: u16,
-        body: String,
-    },
+    UnexpectedStatus { url: String, status: u16, body: String },
     /// No TCP connection could be made.
     #[error("cannot reach OPM at {url}: {reason}; is `opm serve` running?")]
     Connect { url: String, reason: String },
@@ -28,9 +24,7 @@ pub enum ClientError {
     #[error("request to {url} failed: {reason}")]
     Transport { url: String, reason: String },
     /// The server answered 2xx with a body that is not what this client expects.
-    #[error(
-        "unexpected response from {url}: {reason} (is the server the same OPM version as this client?)"
-    )]
+    #[error("unexpected response from {url}: {reason} (is the server the same OPM version as this client?)")]
     Decode { url: String, reason: String },
     /// The base URL, API key or project cannot be used.
     #[error("invalid client configuration: {0}")]
@@ -68,11 +62,7 @@ impl ClientError {
 
 /// `detail (code C, request R)`: the server's words plus what to quote when reporting.
 fn describe_problem(problem: &Problem) -> String {
-    let detail = if problem.detail.is_empty() {
-        problem.title.as_str()
-    } else {
-        problem.detail.as_str()
-    };
+    let detail = if problem.detail.is_empty() { problem.title.as_str() } else { problem.detail.as_str() };
     match &problem.request_id {
         Some(request_id) => format!("{detail} (code {}, request {request_id})", problem.code),
         None => format!("{detail} (code {})", problem.code),
@@ -83,10 +73,7 @@ fn describe_problem(problem: &Problem) -> String {
 pub(crate) fn from_reqwest(error: &reqwest::Error, url: &str, timeout_seconds: u64) -> ClientError {
     let url = url.to_owned();
     if error.is_timeout() {
-        return ClientError::Timeout {
-            url,
-            seconds: timeout_seconds,
-        };
+        return ClientError::Timeout { url, seconds: timeout_seconds };
     }
     let reason = root_cause(error);
     if error.is_connect() {
@@ -143,25 +130,16 @@ mod tests {
     #[test]
     fn api_errors_show_detail_code_and_request() {
         let error = ClientError::Api(Box::new(problem(Some("req-1"))));
-        assert_eq!(
-            error.to_string(),
-            "prompt `welcome` does not exist (code prompt_not_found, request req-1)"
-        );
+        assert_eq!(error.to_string(), "prompt `welcome` does not exist (code prompt_not_found, request req-1)");
         assert_eq!(error.code(), Some("prompt_not_found"));
         assert!(error.is_not_found());
         let error = ClientError::Api(Box::new(problem(None)));
-        assert_eq!(
-            error.to_string(),
-            "prompt `welcome` does not exist (code prompt_not_found)"
-        );
+        assert_eq!(error.to_string(), "prompt `welcome` does not exist (code prompt_not_found)");
     }
 
     #[test]
     fn connect_errors_say_what_to_do() {
-        let error = ClientError::Connect {
-            url: "http://127.0.0.1:1".into(),
-            reason: "connection refused".into(),
-        };
+        let error = ClientError::Connect { url: "http://127.0.0.1:1".into(), reason: "connection refused".into() };
         assert_eq!(
             error.to_string(),
             "cannot reach OPM at http://127.0.0.1:1: connection refused; is `opm serve` running?"

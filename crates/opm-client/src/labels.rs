@@ -14,12 +14,7 @@ impl Client {
     }
 
     /// `PUT /api/v1/prompts/{name}/labels/{label}`.
-    pub async fn set_label(
-        &self,
-        name: &str,
-        label: &str,
-        request: &SetLabelRequest,
-    ) -> Result<LabelDto, ClientError> {
+    pub async fn set_label(&self, name: &str, label: &str, request: &SetLabelRequest) -> Result<LabelDto, ClientError> {
         let url = self.endpoint(&["api", "v1", "prompts", name, "labels", label], &[])?;
         self.call_with(Method::PUT, url, request).await
     }
@@ -31,10 +26,7 @@ impl Client {
         label: &str,
         page: &PageQuery,
     ) -> Result<Page<LabelChangeDto>, ClientError> {
-        let url = self.endpoint(
-            &["api", "v1", "prompts", name, "labels", label, "history"],
-            &page_pairs(page),
-        )?;
+        let url = self.endpoint(&["api", "v1", "prompts", name, "labels", label, "history"], &page_pairs(page))?;
         self.call(Method::GET, url).await
     }
 
@@ -45,10 +37,7 @@ impl Client {
         label: &str,
         request: &RollbackRequest,
     ) -> Result<LabelDto, ClientError> {
-        let url = self.endpoint(
-            &["api", "v1", "prompts", name, "labels", label, "rollback"],
-            &[],
-        )?;
+        let url = self.endpoint(&["api", "v1", "prompts", name, "labels", label, "rollback"], &[])?;
         self.call_with(Method::POST, url, request).await
     }
 }

@@ -4,13 +4,14 @@
 //! either the server's problem details (status, stable code, detail, request id) or a transport
 //! failure that says which URL could not be reached and why.
 //!
-//! TLS uses rustls without a bundled crypto provider: a binary that talks HTTPS installs one first
-//! (the `opm` binary installs ring's).
+//! TLS uses rustls without reqwest's bundled provider (which would pull in a C build): binaries
+//! install ring's provider at start, and [`Client::new`] installs it when nobody has, because
+//! reqwest panics without one.
 
-mod admin;
+pub mod admin;
 mod error;
-mod labels;
-mod prompts;
+pub mod labels;
+pub mod prompts;
 
 use std::time::Duration;
 
@@ -43,12 +44,7 @@ pub struct ClientConfig {
 
 impl Default for ClientConfig {
     fn default() -> Self {
-        Self {
-            base_url: DEFAULT_URL.to_owned(),
-            api_key: None,
-            project: None,
-            timeout: Duration::from_secs(30),
-        }
+        Self { base_url: DEFAULT_URL.to_owned(), api_key: None, project: None, timeout: Duration::from_secs(30) }
     }
 }
 
@@ -70,30 +66,25 @@ pub struct Client {
 impl Client {
     /// Builds a client; fails when the URL, key or project cannot be used.
     pub fn new(config: &ClientConfig) -> Result<Self, ClientError> {
-        let base_url = Url::parse(config.base_url.trim()).map_err(|error| {
-            ClientError::Config(format!("base URL `{}`: {error}", config.base_url))
-        })?;
+        if rustls::crypto::CryptoProvider::get_default().is_none() {
+            // Losing a race with another thread installing one is fine: any provider will do.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+        }
+        let base_url = Url::parse(config.base_url.trim())
+            .map_err(|error| ClientError::Config(format!("base URL `{}`: {error}", config.base_url)))?;
         if !matches!(base_url.scheme(), "http" | "https") || base_url.cannot_be_a_base() {
-            return Err(ClientError::Config(format!(
-                "base URL `{}` must be an http(s) URL",
-                config.base_url
-            )));
+            return Err(ClientError::Config(format!("base URL `{}` must be an http(s) URL", config.base_url)));
         }
         let mut headers = HeaderMap::new();
         if let Some(key) = &config.api_key {
-            let mut value =
-                HeaderValue::from_str(&format!("Bearer {}", key.trim())).map_err(|_| {
-                    ClientError::Config(
-                        "the API key contains characters not allowed in a header".into(),
-                    )
-                })?;
+            let mut value = HeaderValue::from_str(&format!("Bearer {}", key.trim()))
+                .map_err(|_| ClientError::Config("the API key contains characters not allowed in a header".into()))?;
             value.set_sensitive(true);
             headers.insert(AUTHORIZATION, value);
         }
         if let Some(project) = &config.project {
-            let value = HeaderValue::from_str(project).map_err(|_| {
-                ClientError::Config(format!("project `{project}` is not a valid header value"))
-            })?;
+            let value = HeaderValue::from_str(project)
+                .map_err(|_| ClientError::Config(format!("project `{project}` is not a valid header value")))?;
             headers.insert(PROJECT_HEADER, value);
         }
         let http = reqwest::Client::builder()
@@ -102,14 +93,8 @@ impl Client {
             .tcp_nodelay(true)
             .user_agent(concat!("opm-client/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|error| {
-                ClientError::Config(format!("cannot build the HTTP client: {error}"))
-            })?;
-        Ok(Self {
-            http,
-            base_url,
-            timeout_seconds: config.timeout.as_secs(),
-        })
+            .map_err(|error| ClientError::Config(format!("cannot build the HTTP client: {error}")))?;
+        Ok(Self { http, base_url, timeout_seconds: config.timeout.as_secs() })
     }
 
     /// The server's base URL.
@@ -118,22 +103,14 @@ impl Client {
     }
 
     /// `base_url` + `/`-joined, percent-encoded `segments` + `?query` (pairs with a value only).
-    fn endpoint(
-        &self,
-        segments: &[&str],
-        query: &[(&str, Option<String>)],
-    ) -> Result<Url, ClientError> {
+    fn endpoint(&self, segments: &[&str], query: &[(&str, Option<String>)]) -> Result<Url, ClientError> {
         let mut url = self.base_url.clone();
         url.path_segments_mut()
-            .map_err(|()| {
-                ClientError::Config(format!("base URL `{}` cannot take a path", self.base_url))
-            })?
+            .map_err(|()| ClientError::Config(format!("base URL `{}` cannot take a path", self.base_url)))?
             .pop_if_empty()
             .extend(segments);
-        let present: Vec<(&str, &String)> = query
-            .iter()
-            .filter_map(|(key, value)| value.as_ref().map(|value| (*key, value)))
-            .collect();
+        let present: Vec<(&str, &String)> =
+            query.iter().filter_map(|(key, value)| value.as_ref().map(|value| (*key, value))).collect();
         if !present.is_empty() {
             url.query_pairs_mut().extend_pairs(present);
         }
@@ -157,74 +134,40 @@ impl Client {
         self.execute(builder, &url).await
     }
 
-    async fn execute<T: DeserializeOwned>(
-        &self,
-        builder: RequestBuilder,
-        url: &Url,
-    ) -> Result<T, ClientError> {
+    async fn execute<T: DeserializeOwned>(&self, builder: RequestBuilder, url: &Url) -> Result<T, ClientError> {
         let response = self.send(builder, url).await?;
         self.decode(response, url).await
     }
 
     /// Sends a request; error statuses become [`ClientError::Api`] or `UnexpectedStatus`.
-    async fn send(
-        &self,
-        builder: RequestBuilder,
-        url: &Url,
-    ) -> Result<reqwest::Response, ClientError> {
-        let response = builder
-            .send()
-            .await
-            .map_err(|error| self.transport_error(&error, url))?;
+    async fn send(&self, builder: RequestBuilder, url: &Url) -> Result<reqwest::Response, ClientError> {
+        let response = builder.send().await.map_err(|error| self.transport_error(&error, url))?;
         let status = response.status();
         if status.is_success() || status == reqwest::StatusCode::NOT_MODIFIED {
             return Ok(response);
         }
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|error| self.transport_error(&error, url))?;
+        let bytes = response.bytes().await.map_err(|error| self.transport_error(&error, url))?;
         if let Ok(problem) = serde_json::from_slice::<opm_api::Problem>(&bytes) {
             return Err(ClientError::Api(Box::new(problem)));
         }
         let body: String = String::from_utf8_lossy(&bytes).chars().take(300).collect();
-        Err(ClientError::UnexpectedStatus {
-            url: url.to_string(),
-            status: status.as_u16(),
-            body,
-        })
+        Err(ClientError::UnexpectedStatus { url: url.to_string(), status: status.as_u16(), body })
     }
 
-    async fn decode<T: DeserializeOwned>(
-        &self,
-        response: reqwest::Response,
-        url: &Url,
-    ) -> Result<T, ClientError> {
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|error| self.transport_error(&error, url))?;
-        serde_json::from_slice(&bytes).map_err(|error| ClientError::Decode {
-            url: url.to_string(),
-            reason: error.to_string(),
-        })
+    async fn decode<T: DeserializeOwned>(&self, response: reqwest::Response, url: &Url) -> Result<T, ClientError> {
+        let bytes = response.bytes().await.map_err(|error| self.transport_error(&error, url))?;
+        serde_json::from_slice(&bytes)
+            .map_err(|error| ClientError::Decode { url: url.to_string(), reason: error.to_string() })
     }
 
     fn transport_error(&self, error: &reqwest::Error, url: &Url) -> ClientError {
-        let shown = if error.is_connect() {
-            self.base_url.as_str().trim_end_matches('/')
-        } else {
-            url.as_str()
-        };
+        let shown = if error.is_connect() { self.base_url.as_str().trim_end_matches('/') } else { url.as_str() };
         error::from_reqwest(error, shown, self.timeout_seconds)
     }
 }
 
 fn page_pairs(page: &PageQuery) -> [(&'static str, Option<String>); 2] {
-    [
-        ("cursor", page.cursor.clone()),
-        ("limit", page.limit.map(|limit| limit.to_string())),
-    ]
+    [("cursor", page.cursor.clone()), ("limit", page.limit.map(|limit| limit.to_string()))]
 }
 
 #[cfg(test)]
@@ -232,25 +175,14 @@ mod tests {
     use super::*;
 
     fn client(base: &str) -> Client {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        Client::new(&ClientConfig {
-            base_url: base.into(),
-            ..ClientConfig::default()
-        })
-        .unwrap()
+        Client::new(&ClientConfig { base_url: base.into(), ..ClientConfig::default() }).unwrap()
     }
 
     #[test]
     fn endpoints_join_and_encode_segments() {
         let client = client("http://127.0.0.1:8321");
-        let url = client.endpoint(
-            &["api", "v1", "prompts", "a b"],
-            &[("tag", Some("x".into())), ("label", None)],
-        );
-        assert_eq!(
-            url.unwrap().as_str(),
-            "http://127.0.0.1:8321/api/v1/prompts/a%20b?tag=x"
-        );
+        let url = client.endpoint(&["api", "v1", "prompts", "a b"], &[("tag", Some("x".into())), ("label", None)]);
+        assert_eq!(url.unwrap().as_str(), "http://127.0.0.1:8321/api/v1/prompts/a%20b?tag=x");
         let prefixed = super::tests::client("https://example.test/opm/");
         let url = prefixed.endpoint(&["healthz"], &[]).unwrap();
         assert_eq!(url.as_str(), "https://example.test/opm/healthz");
@@ -261,37 +193,25 @@ mod tests {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let address = listener.local_addr().unwrap();
         drop(listener);
-        let error = client(&format!("http://{address}"))
-            .health()
-            .await
-            .unwrap_err();
+        let error = client(&format!("http://{address}")).health().await.unwrap_err();
         assert_eq!(
             error.to_string(),
-            format!(
-                "cannot reach OPM at http://{address}: connection refused; is `opm serve` running?"
-            )
+            format!("cannot reach OPM at http://{address}: connection refused; is `opm serve` running?")
         );
     }
 
     #[test]
+    fn a_client_builds_without_a_crypto_provider_installed_by_the_caller() {
+        // Tests run in one process per test under nextest: nothing installed a provider here.
+        let built = Client::new(&ClientConfig { base_url: "https://example.test".into(), ..ClientConfig::default() });
+        assert!(built.is_ok(), "{built:?}");
+    }
+
+    #[test]
     fn bad_configuration_is_reported() {
-        let error = Client::new(&ClientConfig {
-            base_url: "ftp://x".into(),
-            ..ClientConfig::default()
-        })
-        .unwrap_err();
-        assert!(
-            error.to_string().contains("must be an http(s) URL"),
-            "{error}"
-        );
-        let error = Client::new(&ClientConfig {
-            base_url: "not a url".into(),
-            ..ClientConfig::default()
-        })
-        .unwrap_err();
-        assert!(
-            error.to_string().contains("base URL `not a url`"),
-            "{error}"
-        );
+        let error = Client::new(&ClientConfig { base_url: "ftp://x".into(), ..ClientConfig::default() }).unwrap_err();
+        assert!(error.to_string().contains("must be an http(s) URL"), "{error}");
+        let error = Client::new(&ClientConfig { base_url: "not a url".into(), ..ClientConfig::default() }).unwrap_err();
+        assert!(error.to_string().contains("base URL `not a url`"), "{error}");
     }
 }

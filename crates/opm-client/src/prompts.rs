@@ -2,8 +2,8 @@
 
 use opm_api::Page;
 use opm_api::prompts::{
-    CreatePromptRequest, CreateVersionRequest, DiffDto, PromptDto, PublishResponse, ResolveDto,
-    UpdatePromptRequest, VersionDto,
+    CreatePromptRequest, CreateVersionRequest, DiffDto, PromptDto, PublishResponse, ResolveDto, UpdatePromptRequest,
+    VersionDto,
 };
 use opm_api::render::{RenderRequest, RenderResponse};
 use reqwest::Method;
@@ -31,20 +31,14 @@ pub enum Selector {
 #[derive(Debug, Clone)]
 pub enum Resolved {
     /// The version, with the `ETag` to send back next time.
-    Found {
-        resolved: Box<ResolveDto>,
-        etag: Option<String>,
-    },
+    Found { resolved: Box<ResolveDto>, etag: Option<String> },
     /// `304`: the version is still the one the given `ETag` names.
     NotModified,
 }
 
 impl Client {
     /// `POST /api/v1/prompts`.
-    pub async fn create_prompt(
-        &self,
-        request: &CreatePromptRequest,
-    ) -> Result<PromptDto, ClientError> {
+    pub async fn create_prompt(&self, request: &CreatePromptRequest) -> Result<PromptDto, ClientError> {
         let url = self.endpoint(&["api", "v1", "prompts"], &[])?;
         self.call_with(Method::POST, url, request).await
     }
@@ -55,10 +49,7 @@ impl Client {
         let pairs = [
             ("tag", query.tag.clone()),
             ("label", query.label.clone()),
-            (
-                "include_archived",
-                query.include_archived.then(|| "true".to_owned()),
-            ),
+            ("include_archived", query.include_archived.then(|| "true".to_owned())),
             cursor,
             limit,
         ];
@@ -67,19 +58,14 @@ impl Client {
     }
 
     /// `GET /api/v1/prompts`, following `next_cursor` to the last page.
-    pub async fn list_all_prompts(
-        &self,
-        query: &PromptQuery,
-    ) -> Result<Vec<PromptDto>, ClientError> {
+    pub async fn list_all_prompts(&self, query: &PromptQuery) -> Result<Vec<PromptDto>, ClientError> {
         let mut query = query.clone();
         let mut prompts = Vec::new();
         loop {
             let page = self.list_prompts(&query).await?;
             prompts.extend(page.items);
             match page.next_cursor {
-                Some(cursor) if query.page.cursor.as_ref() != Some(&cursor) => {
-                    query.page.cursor = Some(cursor)
-                }
+                Some(cursor) if query.page.cursor.as_ref() != Some(&cursor) => query.page.cursor = Some(cursor),
                 _ => return Ok(prompts),
             }
         }
@@ -92,11 +78,7 @@ impl Client {
     }
 
     /// `PATCH /api/v1/prompts/{name}`.
-    pub async fn update_prompt(
-        &self,
-        name: &str,
-        request: &UpdatePromptRequest,
-    ) -> Result<PromptDto, ClientError> {
+    pub async fn update_prompt(&self, name: &str, request: &UpdatePromptRequest) -> Result<PromptDto, ClientError> {
         let url = self.endpoint(&["api", "v1", "prompts", name], &[])?;
         self.call_with(Method::PATCH, url, request).await
     }
@@ -124,15 +106,8 @@ impl Client {
     }
 
     /// `GET /api/v1/prompts/{name}/versions`: one page, newest first.
-    pub async fn list_versions(
-        &self,
-        name: &str,
-        page: &PageQuery,
-    ) -> Result<Page<VersionDto>, ClientError> {
-        let url = self.endpoint(
-            &["api", "v1", "prompts", name, "versions"],
-            &page_pairs(page),
-        )?;
+    pub async fn list_versions(&self, name: &str, page: &PageQuery) -> Result<Page<VersionDto>, ClientError> {
+        let url = self.endpoint(&["api", "v1", "prompts", name, "versions"], &page_pairs(page))?;
         self.call(Method::GET, url).await
     }
 
@@ -145,20 +120,13 @@ impl Client {
 
     /// `GET /api/v1/prompts/{name}/diff?from=N&to=M`.
     pub async fn diff(&self, name: &str, from: u32, to: u32) -> Result<DiffDto, ClientError> {
-        let pairs = [
-            ("from", Some(from.to_string())),
-            ("to", Some(to.to_string())),
-        ];
+        let pairs = [("from", Some(from.to_string())), ("to", Some(to.to_string()))];
         let url = self.endpoint(&["api", "v1", "prompts", name, "diff"], &pairs)?;
         self.call(Method::GET, url).await
     }
 
     /// `GET /api/v1/prompts/{name}/resolve`.
-    pub async fn resolve(
-        &self,
-        name: &str,
-        selector: &Selector,
-    ) -> Result<ResolveDto, ClientError> {
+    pub async fn resolve(&self, name: &str, selector: &Selector) -> Result<ResolveDto, ClientError> {
         match self.resolve_if_changed(name, selector, None).await? {
             Resolved::Found { resolved, .. } => Ok(*resolved),
             Resolved::NotModified => Err(ClientError::Decode {
@@ -188,24 +156,13 @@ impl Client {
         if response.status() == reqwest::StatusCode::NOT_MODIFIED {
             return Ok(Resolved::NotModified);
         }
-        let etag = response
-            .headers()
-            .get(ETAG)
-            .and_then(|value| value.to_str().ok())
-            .map(str::to_owned);
+        let etag = response.headers().get(ETAG).and_then(|value| value.to_str().ok()).map(str::to_owned);
         let resolved: ResolveDto = self.decode(response, &url).await?;
-        Ok(Resolved::Found {
-            resolved: Box::new(resolved),
-            etag,
-        })
+        Ok(Resolved::Found { resolved: Box::new(resolved), etag })
     }
 
     /// `POST /api/v1/prompts/{name}/render`.
-    pub async fn render(
-        &self,
-        name: &str,
-        request: &RenderRequest,
-    ) -> Result<RenderResponse, ClientError> {
+    pub async fn render(&self, name: &str, request: &RenderRequest) -> Result<RenderResponse, ClientError> {
         let url = self.endpoint(&["api", "v1", "prompts", name, "render"], &[])?;
         self.call_with(Method::POST, url, request).await
     }

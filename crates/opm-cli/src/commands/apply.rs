@@ -38,11 +38,7 @@ struct Applied {
 pub async fn apply(settings: &Settings, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
     let files = prompt_file::load(&args.path).map_err(|errors| {
         let lines: Vec<String> = errors.iter().map(|error| format!("  {error}")).collect();
-        anyhow::anyhow!(
-            "{} invalid prompt file(s); nothing was applied:\n{}",
-            errors.len(),
-            lines.join("\n")
-        )
+        anyhow::anyhow!("{} invalid prompt file(s); nothing was applied:\n{}", errors.len(), lines.join("\n"))
     })?;
     let files = order_by_includes(files);
     let client = &settings.client;
@@ -69,7 +65,12 @@ pub async fn apply(settings: &Settings, args: &ApplyArgs) -> anyhow::Result<Exit
                 continue;
             }
             let done = apply_item(client, file, item, args.reason.as_deref()).await.with_context(|| {
-                format!("applying `{}` failed ({} of {} prompts were applied before)", item.name, applied.len(), plan.len())
+                format!(
+                    "applying `{}` failed ({} of {} prompts were applied before)",
+                    item.name,
+                    applied.len(),
+                    plan.len()
+                )
             })?;
             if human {
                 print_applied(&done);
@@ -93,7 +94,11 @@ async fn fetch_remote(
     files: &[PromptFile],
     label: Option<&str>,
 ) -> anyhow::Result<BTreeMap<String, RemoteState>> {
-    let query = PromptQuery { include_archived: true, page: PageQuery { cursor: None, limit: Some(100) }, ..Default::default() };
+    let query = PromptQuery {
+        include_archived: true,
+        page: PageQuery { cursor: None, limit: Some(100) },
+        ..Default::default()
+    };
     let existing: BTreeMap<String, PromptDto> = client
         .list_all_prompts(&query)
         .await
@@ -141,7 +146,12 @@ async fn fetch_remote(
     Ok(states)
 }
 
-async fn apply_item(client: &Client, file: &PromptFile, item: &PlanItem, reason: Option<&str>) -> anyhow::Result<Applied> {
+async fn apply_item(
+    client: &Client,
+    file: &PromptFile,
+    item: &PlanItem,
+    reason: Option<&str>,
+) -> anyhow::Result<Applied> {
     let mut done =
         Applied { name: item.name.clone(), version: None, published: false, updated: Vec::new(), label: None };
     let mut metadata_changes = item.metadata_changes.clone();
@@ -208,8 +218,10 @@ fn print_plan(plan: &[PlanItem], dry_run: bool) {
             }
         }
     }
-    let summary: Vec<String> =
-        ["create", "new version", "update", "unchanged"].iter().map(|a| format!("{} {a}", counts.get(a).unwrap_or(&0))).collect();
+    let summary: Vec<String> = ["create", "new version", "update", "unchanged"]
+        .iter()
+        .map(|a| format!("{} {a}", counts.get(a).unwrap_or(&0)))
+        .collect();
     println!("plan: {}", summary.join(", "));
     if dry_run {
         println!("dry run: nothing was written");

@@ -40,7 +40,11 @@ pub async fn export(settings: &Settings, args: &ExportArgs) -> anyhow::Result<Ex
             .with_context(|| format!("cannot write `{}` as YAML", prompt.name))?;
         let path = args.dir.join(format!("{}.yaml", prompt.name));
         std::fs::write(&path, yaml).with_context(|| format!("cannot write {}", path.display()))?;
-        written.push(Exported { name: prompt.name.clone(), version: resolved.version, file: path.display().to_string() });
+        written.push(Exported {
+            name: prompt.name.clone(),
+            version: resolved.version,
+            file: path.display().to_string(),
+        });
     }
     emit(settings.output, &written, |written| {
         for file in written {

@@ -79,12 +79,8 @@ pub async fn show(settings: &Settings, args: &GetPromptArgs) -> anyhow::Result<E
         println!("tags:         {}", or_dash(&prompt.tags.join(", ")));
         println!("archived:     {}", if prompt.archived { "yes" } else { "no" });
         println!("updated:      {}", time(&prompt.updated_at));
-        let labels: Vec<String> = prompt
-            .labels
-            .iter()
-            .flatten()
-            .map(|label| format!("{}=v{}", label.name, label.version))
-            .collect();
+        let labels: Vec<String> =
+            prompt.labels.iter().flatten().map(|label| format!("{}=v{}", label.name, label.version)).collect();
         println!("labels:       {}", or_dash(&labels.join(", ")));
         match &view.version {
             Some(version) => {

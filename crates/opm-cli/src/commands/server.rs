@@ -1,5 +1,6 @@
 //! `opm serve` and `opm migrate`: the server side, in this process.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -40,7 +41,8 @@ pub async fn migrate(args: StoreArgs) -> anyhow::Result<ExitCode> {
 fn init_logging() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     // A second initialisation (a library did it first) is harmless: keep the first.
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let ansi = std::io::stderr().is_terminal();
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr).try_init();
 }
 
 /// The URL without its password, for messages.
