@@ -21,8 +21,8 @@ use opm_core::names::{LabelName, ProjectName, PromptName};
 use opm_core::prompt::{Prompt, PromptVersion};
 use tokio::sync::broadcast;
 
+use crate::ops::Ops;
 use crate::rows::truncate_micros;
-use crate::session::Ops;
 use crate::{
     AuditFilter, ChangeEvent, MutationContext, NewApiKey, NewPrompt, NewVersion, Project, PromptFilter, PromptPatch,
     PublishOutcome, Resolved, Selector, Store, StoreResult,

@@ -23,6 +23,7 @@ use tokio::sync::broadcast;
 
 mod engine;
 pub mod error;
+mod ops;
 pub mod postgres;
 mod rows;
 mod session;

@@ -19,7 +19,8 @@ use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
 use crate::engine::{Backend, WriteTx};
-use crate::session::{Ops, Session};
+use crate::ops::Ops;
+use crate::session::Session;
 use crate::{ChangeEvent, StoreError, StoreResult, sql};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -79,7 +80,9 @@ impl Backend for PostgresStore {
     }
 
     async fn writer(&self) -> StoreResult<Box<dyn WriteTx>> {
-        let tx = self.pool.begin().await?;
+        // Explicit, so a server default of REPEATABLE READ cannot turn the lock wait into
+        // serialization failures: after the head lock, each statement sees the latest commits.
+        let tx = self.pool.begin_with("BEGIN ISOLATION LEVEL READ COMMITTED").await?;
         Ok(Box::new(PgWriteTx { session: Session::new(tx, sql::LOCK_AUDIT_HEAD_POSTGRES) }))
     }
 

@@ -14,7 +14,8 @@ use sqlx::{Sqlite, Transaction};
 use tokio::sync::broadcast;
 
 use crate::engine::{Backend, WriteTx};
-use crate::session::{Ops, Session};
+use crate::ops::Ops;
+use crate::session::Session;
 use crate::{ChangeEvent, StoreResult, sql};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");

@@ -6,8 +6,8 @@ use opm_core::prompt::{Prompt, check_prompt_meta};
 use serde_json::json;
 
 use super::{Backend, Mutation, audit_record};
+use crate::ops::Ops;
 use crate::rows::{StoredPrompt, now_micros};
-use crate::session::Ops;
 use crate::{ChangeEvent, MutationContext, NewPrompt, PromptFilter, PromptPatch, StoreError, StoreResult};
 
 pub(super) async fn create(backend: &impl Backend, new: &NewPrompt, ctx: &MutationContext) -> StoreResult<Prompt> {

@@ -6,8 +6,8 @@ use opm_core::prompt::{PromptVersion, check_prompt_meta, check_text};
 use serde_json::json;
 
 use super::{Backend, Mutation, audit_record, prompts};
+use crate::ops::Ops;
 use crate::rows::{StoredPrompt, now_micros};
-use crate::session::Ops;
 use crate::{ChangeEvent, MutationContext, NewVersion, PublishOutcome, StoreError, StoreResult};
 
 /// Publishes `new` as the next version. Content equal to the latest version's returns that version

@@ -1,0 +1,76 @@
+//! [`Ops`]: the primitive reads and writes the engine composes into [`crate::Store`] calls.
+//!
+//! They are implemented once, by [`crate::session::Session`], for both drivers; the engine sees
+//! only `dyn Ops`, so no SQL and no driver type leaks into it.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use opm_core::audit::AuditEntry;
+use opm_core::auth::ApiKey;
+use opm_core::label::{Label, LabelChange};
+use opm_core::names::{LabelName, ProjectName, PromptName, TagName};
+use opm_core::prompt::{Prompt, PromptVersion};
+
+use crate::rows::{HeadRow, StoredPrompt};
+use crate::{AuditFilter, NewApiKey, NewPrompt, Project, PromptFilter, StoreResult};
+
+/// The primitive operations on one connection. Writes only make sense inside a write transaction.
+#[async_trait]
+pub(crate) trait Ops: Send {
+    async fn ping(&mut self) -> StoreResult<()>;
+
+    /// Reads the audit head, taking the writers' lock on PostgreSQL.
+    async fn lock_audit_head(&mut self) -> StoreResult<HeadRow>;
+    /// Inserts a chained entry and moves the head to it.
+    async fn append_audit(&mut self, entry: &AuditEntry) -> StoreResult<()>;
+    async fn list_audit(&mut self, filter: &AuditFilter) -> StoreResult<Vec<AuditEntry>>;
+    async fn audit_chain_page(&mut self, after_seq: i64, limit: u32) -> StoreResult<Vec<AuditEntry>>;
+
+    /// `None` when the project already exists.
+    async fn insert_project(&mut self, name: &ProjectName, at: DateTime<Utc>) -> StoreResult<Option<Project>>;
+    async fn get_project(&mut self, name: &ProjectName) -> StoreResult<Option<Project>>;
+    async fn list_projects(&mut self) -> StoreResult<Vec<Project>>;
+
+    async fn find_prompt(&mut self, project: &ProjectName, name: &PromptName) -> StoreResult<Option<StoredPrompt>>;
+    async fn list_prompts(&mut self, project: &ProjectName, filter: &PromptFilter) -> StoreResult<Vec<Prompt>>;
+    /// Inserts a prompt and its tags; `None` when the name is taken.
+    async fn insert_prompt(&mut self, new: &NewPrompt, at: DateTime<Utc>) -> StoreResult<Option<i64>>;
+    async fn update_prompt_meta(
+        &mut self,
+        prompt_id: i64,
+        description: &str,
+        tags: &[TagName],
+        at: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    async fn set_archived(&mut self, prompt_id: i64, archived: bool, at: DateTime<Utc>) -> StoreResult<()>;
+
+    async fn latest_version(&mut self, prompt: &StoredPrompt) -> StoreResult<Option<PromptVersion>>;
+    async fn get_version(&mut self, prompt: &StoredPrompt, version: u32) -> StoreResult<Option<PromptVersion>>;
+    async fn list_versions(
+        &mut self,
+        prompt: &StoredPrompt,
+        before: Option<u32>,
+        limit: u32,
+    ) -> StoreResult<Vec<PromptVersion>>;
+    async fn insert_version(&mut self, prompt_id: i64, version: &PromptVersion) -> StoreResult<()>;
+
+    async fn get_label(&mut self, prompt_id: i64, name: &LabelName) -> StoreResult<Option<Label>>;
+    async fn list_labels(&mut self, prompt_id: i64) -> StoreResult<Vec<Label>>;
+    async fn save_label(&mut self, prompt_id: i64, label: &Label) -> StoreResult<()>;
+    /// Records a change and returns its `seq`.
+    async fn insert_label_change(
+        &mut self,
+        prompt_id: i64,
+        label: &LabelName,
+        change: &LabelChange,
+    ) -> StoreResult<i64>;
+    async fn label_history(&mut self, prompt_id: i64, label: &LabelName, limit: u32) -> StoreResult<Vec<LabelChange>>;
+
+    /// `false` when the id or the secret hash is taken.
+    async fn insert_key(&mut self, new: &NewApiKey, at: DateTime<Utc>) -> StoreResult<bool>;
+    async fn get_key(&mut self, id: &str) -> StoreResult<Option<ApiKey>>;
+    async fn find_key_by_hash(&mut self, secret_hash: &str) -> StoreResult<Option<ApiKey>>;
+    async fn list_keys(&mut self, project: Option<&ProjectName>) -> StoreResult<Vec<ApiKey>>;
+    async fn revoke_key(&mut self, id: &str, at: DateTime<Utc>) -> StoreResult<()>;
+    async fn count_keys(&mut self) -> StoreResult<u64>;
+}
