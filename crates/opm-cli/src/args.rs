@@ -79,6 +79,9 @@ pub enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// List or create projects (global admin keys).
+    #[command(subcommand)]
+    Projects(ProjectsCommand),
 }
 
 /// Where the store lives.
@@ -275,6 +278,14 @@ pub struct KeysCreateArgs {
     /// `viewer`, `editor` or `admin`.
     #[arg(long)]
     pub role: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProjectsCommand {
+    /// List projects.
+    List,
+    /// Create a project.
+    Create(NameArg),
 }
 
 #[derive(Debug, Args)]

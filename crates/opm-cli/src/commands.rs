@@ -10,6 +10,9 @@ mod server;
 
 use std::process::ExitCode;
 
+use opm_api::Page;
+use opm_client::{ClientError, PageQuery};
+
 use crate::args::{Cli, Command, GetCommand};
 use crate::settings::Settings;
 
@@ -36,6 +39,25 @@ pub async fn run(cli: Cli, project_on_command_line: bool) -> anyhow::Result<Exit
         Command::Rollback(args) => labels::rollback(settings, &args).await,
         Command::Audit(args) => admin::audit(settings, &args).await,
         Command::Keys(command) => admin::keys(settings, command).await,
+        Command::Projects(command) => admin::projects(settings, command).await,
+    }
+}
+
+/// Every item of a paged listing: calls `fetch` with each `next_cursor` until the last page.
+pub async fn all_pages<T, F, Fut>(mut fetch: F) -> Result<Vec<T>, ClientError>
+where
+    F: FnMut(PageQuery) -> Fut,
+    Fut: Future<Output = Result<Page<T>, ClientError>>,
+{
+    let mut items = Vec::new();
+    let mut page = PageQuery { cursor: None, limit: Some(100) };
+    loop {
+        let answer = fetch(page.clone()).await?;
+        items.extend(answer.items);
+        match answer.next_cursor {
+            Some(cursor) if page.cursor.as_ref() != Some(&cursor) => page.cursor = Some(cursor),
+            _ => return Ok(items),
+        }
     }
 }
 

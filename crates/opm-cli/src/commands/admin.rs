@@ -1,11 +1,12 @@
-//! Administration: the audit trail (`audit`, `audit verify`) and API keys (`keys create|list|revoke`).
+//! Administration: the audit trail (`audit`, `audit verify`), API keys (`keys create|list|revoke`)
+//! and projects (`projects list|create`).
 
 use std::process::ExitCode;
 
-use opm_api::keys::{CreateKeyRequest, KeyDto};
+use opm_api::keys::{CreateKeyRequest, CreateProjectRequest, KeyDto};
 use opm_client::{AuditQuery, PageQuery};
 
-use crate::args::{AuditArgs, AuditCommand, KeysCommand, OutputFormat};
+use crate::args::{AuditArgs, AuditCommand, KeysCommand, OutputFormat, ProjectsCommand};
 use crate::output::{emit, one_line, or_dash, print_table, short_hash, table, time};
 use crate::settings::Settings;
 
@@ -75,21 +76,33 @@ pub async fn keys(settings: &Settings, command: KeysCommand) -> anyhow::Result<E
             }
         }
         KeysCommand::List => {
-            let mut keys = Vec::new();
-            let mut page = PageQuery { cursor: None, limit: Some(100) };
-            loop {
-                let answer = client.list_keys(&page).await?;
-                keys.extend(answer.items);
-                match answer.next_cursor {
-                    Some(cursor) if page.cursor.as_ref() != Some(&cursor) => page.cursor = Some(cursor),
-                    _ => break,
-                }
-            }
+            let keys = super::all_pages(|page| async move { client.list_keys(&page).await }).await?;
             emit(settings.output, &keys, |keys| print_keys(keys))?;
         }
         KeysCommand::Revoke(args) => {
             let key = client.revoke_key(&args.id).await?;
             emit(settings.output, &key, |key| println!("key {} (`{}`) revoked", key.id, key.name))?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `opm projects list|create`.
+pub async fn projects(settings: &Settings, command: ProjectsCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        ProjectsCommand::List => {
+            let projects = super::all_pages(|page| async move { settings.client.list_projects(&page).await }).await?;
+            emit(settings.output, &projects, |projects| {
+                let mut rows = table(&["name", "created"]);
+                for project in projects {
+                    rows.add_row(vec![project.name.clone(), time(&project.created_at)]);
+                }
+                print_table(&rows);
+            })?;
+        }
+        ProjectsCommand::Create(args) => {
+            let project = settings.client.create_project(&CreateProjectRequest { name: args.name }).await?;
+            emit(settings.output, &project, |project| println!("project `{}` created", project.name))?;
         }
     }
     Ok(ExitCode::SUCCESS)

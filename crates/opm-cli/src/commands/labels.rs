@@ -3,7 +3,6 @@
 use std::process::ExitCode;
 
 use opm_api::labels::{LabelDto, LabelTargetDto, RollbackRequest, SetLabelRequest};
-use opm_client::PageQuery;
 
 use crate::args::{LabelCommand, RollbackArgs};
 use crate::output::{emit, one_line, print_table, table, time};
@@ -25,16 +24,9 @@ pub async fn label(settings: &Settings, command: LabelCommand) -> anyhow::Result
             emit(settings.output, &labels, |labels| print_labels(labels))?;
         }
         LabelCommand::History(args) => {
-            let mut changes = Vec::new();
-            let mut page = PageQuery { cursor: None, limit: Some(100) };
-            loop {
-                let answer = client.label_history(&args.name, &args.label, &page).await?;
-                changes.extend(answer.items);
-                match answer.next_cursor {
-                    Some(cursor) if page.cursor.as_ref() != Some(&cursor) => page.cursor = Some(cursor),
-                    _ => break,
-                }
-            }
+            let (name, label) = (args.name.as_str(), args.label.as_str());
+            let changes =
+                super::all_pages(|page| async move { client.label_history(name, label, &page).await }).await?;
             emit(settings.output, &changes, |changes| {
                 let mut rows = table(&["seq", "at", "kind", "from", "to", "actor", "reason"]);
                 for change in changes {

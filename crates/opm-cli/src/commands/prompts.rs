@@ -100,16 +100,9 @@ pub async fn show(settings: &Settings, args: &GetPromptArgs) -> anyhow::Result<E
 
 /// `opm history NAME`: every version, newest first.
 pub async fn history(settings: &Settings, name: &str) -> anyhow::Result<ExitCode> {
-    let mut versions: Vec<VersionDto> = Vec::new();
-    let mut page = PageQuery { cursor: None, limit: Some(100) };
-    loop {
-        let answer = settings.client.list_versions(name, &page).await?;
-        versions.extend(answer.items);
-        match answer.next_cursor {
-            Some(cursor) if page.cursor.as_ref() != Some(&cursor) => page.cursor = Some(cursor),
-            _ => break,
-        }
-    }
+    let client = &settings.client;
+    let versions: Vec<VersionDto> =
+        super::all_pages(|page| async move { client.list_versions(name, &page).await }).await?;
     emit(settings.output, &versions, |versions| {
         let mut rows = table(&["version", "created", "author", "hash", "message"]);
         for version in versions {

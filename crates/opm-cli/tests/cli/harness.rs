@@ -44,8 +44,14 @@ pub struct TestServer {
 }
 
 impl TestServer {
-    /// Starts the server and waits for its `opm listening on http://ADDR` line.
+    /// Starts the server with [`ADMIN_KEY`] as its bootstrap key.
     pub fn start() -> Self {
+        Self::start_with(Some(ADMIN_KEY))
+    }
+
+    /// Starts the server and waits for its `opm listening on http://ADDR` line; without a
+    /// bootstrap key the server generates one into `<data dir>/admin.key`.
+    pub fn start_with(bootstrap_key: Option<&str>) -> Self {
         let data = tempfile::tempdir().unwrap();
         let work = tempfile::tempdir().unwrap();
         let log = std::fs::File::create(data.path().join("server.log")).unwrap();
@@ -56,7 +62,7 @@ impl TestServer {
         let mut child = command
             .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
             .arg(data.path().join("data"))
-            .env("OPM_BOOTSTRAP_ADMIN_KEY", ADMIN_KEY)
+            .envs(bootstrap_key.map(|key| ("OPM_BOOTSTRAP_ADMIN_KEY", key)))
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(log)
@@ -91,6 +97,21 @@ impl TestServer {
     /// Runs `opm ARGS` against this server with `key`.
     pub fn opm_with_key(&self, key: &str, args: &[&str]) -> Run {
         run(self.work.path(), &[("OPM_URL", &self.url), ("OPM_API_KEY", key)], args)
+    }
+
+    /// The server's data directory (SQLite file, generated admin key).
+    pub fn data_dir(&self) -> PathBuf {
+        self.data.path().join("data")
+    }
+
+    /// A typed client with the admin key.
+    pub fn client(&self) -> opm_client::Client {
+        let config = opm_client::ClientConfig {
+            base_url: self.url.clone(),
+            api_key: Some(ADMIN_KEY.into()),
+            ..Default::default()
+        };
+        opm_client::Client::new(&config).unwrap()
     }
 
     /// A path inside the scratch directory.
