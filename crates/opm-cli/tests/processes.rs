@@ -93,7 +93,8 @@ fn postgres_database() -> Option<String> {
         return None;
     };
     let name = format!("opm_proc_{}", uuid_like());
-    let status = Command::new("psql").arg(&admin_url).args(["-qc", &format!("CREATE DATABASE {name}")]).status().unwrap();
+    let status =
+        Command::new("psql").arg(&admin_url).args(["-qc", &format!("CREATE DATABASE {name}")]).status().unwrap();
     assert!(status.success(), "could not create the test database");
     let base = admin_url.rsplit_once('/').unwrap().0;
     Some(format!("{base}/{name}"))
@@ -156,7 +157,8 @@ async fn concurrent_writers_get_contiguous_versions(database_url: Option<&str>) 
         task.await.unwrap();
     }
     let client = server.client();
-    let page = client.list_versions("contended", &opm_client::PageQuery { cursor: None, limit: Some(500) }).await.unwrap();
+    let page =
+        client.list_versions("contended", &opm_client::PageQuery { cursor: None, limit: Some(500) }).await.unwrap();
     let mut numbers: Vec<u32> = page.items.iter().map(|v| v.version).collect();
     numbers.sort_unstable();
     assert_eq!(numbers, (1..=80).collect::<Vec<u32>>());
@@ -199,10 +201,7 @@ async fn postgres_replicas_see_each_others_writes_within_a_second() {
     let (client_a, client_b) = (a.client(), b.client());
     client_a.publish_version("shared", &text_version("one")).await.unwrap();
     client_a.publish_version("shared", &text_version("two")).await.unwrap();
-    client_a
-        .set_label("shared", "production", &SetLabelRequest { version: 1, reason: "start".into() })
-        .await
-        .unwrap();
+    client_a.set_label("shared", "production", &SetLabelRequest { version: 1, reason: "start".into() }).await.unwrap();
     // Warm B's cache on version 1.
     let production = Selector::Label("production".into());
     time_until(Duration::from_secs(1), || async {
@@ -219,7 +218,10 @@ async fn postgres_replicas_see_each_others_writes_within_a_second() {
     })
     .await;
     let rolled_at = Instant::now();
-    client_a.rollback_label("shared", "production", &opm_api::labels::RollbackRequest { reason: "back".into() }).await.unwrap();
+    client_a
+        .rollback_label("shared", "production", &opm_api::labels::RollbackRequest { reason: "back".into() })
+        .await
+        .unwrap();
     let rollback = time_until(Duration::from_secs(1), || async {
         client_b.resolve("shared", &production).await.unwrap().version == 1
     })
@@ -237,7 +239,8 @@ async fn postgres_replicas_see_each_others_writes_within_a_second() {
     .unwrap();
     viewer_b.resolve("shared", &production).await.unwrap();
     client_a.revoke_key(&created.key.id).await.unwrap();
-    let revoke = time_until(Duration::from_secs(1), || async { viewer_b.resolve("shared", &production).await.is_err() }).await;
+    let revoke =
+        time_until(Duration::from_secs(1), || async { viewer_b.resolve("shared", &production).await.is_err() }).await;
     eprintln!(
         "replica visibility: label move {:?} (since write {:?}), rollback {:?} (since write {:?}), key revoke {:?}",
         label_move,
