@@ -7,9 +7,11 @@ use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use bytes::Bytes;
-use futures::stream;
+use futures::{StreamExt, stream};
 
 use crate::fault::Fault;
+
+const RESET_FLUSH_PAUSE: Duration = Duration::from_millis(5);
 
 /// One SSE frame with only a `data:` line (OpenAI style).
 pub(crate) fn data_frame(data: &str) -> Bytes {
@@ -53,7 +55,7 @@ pub(crate) fn sse_response(frames: Vec<Bytes>, fault: &Fault, extra_headers: &[(
             return None;
         }
         if reset_after == Some(sent) {
-            return Some((Err(reset_error()), (frames, sent, true)));
+            return Some((Err(reset_error().await), (frames, sent, true)));
         }
         let frame = frames.next()?;
         let pause = if sent == 0 { ttft } else { drip };
@@ -85,7 +87,8 @@ pub(crate) fn json_response(
     let body = match fault.reset_after {
         Some(keep) => {
             bytes.truncate(keep);
-            Body::from_stream(stream::iter([Ok(bytes), Err(reset_error())]))
+            let reset = stream::once(async { Err(reset_error().await) });
+            Body::from_stream(stream::iter([Ok(bytes)]).chain(reset))
         }
         None => Body::from(bytes),
     };
@@ -104,6 +107,9 @@ fn insert_extra(response: &mut Response, extra_headers: &[(&'static str, String)
     }
 }
 
-fn reset_error() -> io::Error {
+/// The error that makes hyper abort the connection. It comes after a short pause so hyper first
+/// flushes what was already sent (headers included) instead of discarding it with the connection.
+async fn reset_error() -> io::Error {
+    tokio::time::sleep(RESET_FLUSH_PAUSE).await;
     io::Error::new(io::ErrorKind::ConnectionReset, "opm-mock-llm: reset-after fault")
 }
