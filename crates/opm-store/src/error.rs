@@ -131,3 +131,26 @@ fn is_unavailable_code(code: Option<&str>) -> bool {
         None => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(code: &str, unavailable: bool) {
+        assert_eq!(is_unavailable_code(Some(code)), unavailable, "{code}");
+    }
+
+    #[test]
+    fn unavailable_codes() {
+        check("5", true); // SQLITE_BUSY
+        check("517", true); // SQLITE_BUSY_SNAPSHOT
+        check("6", true); // SQLITE_LOCKED
+        check("2067", false); // SQLITE_CONSTRAINT_UNIQUE
+        check("08006", true); // connection failure
+        check("53300", true); // too many connections
+        check("57P01", true); // admin shutdown
+        check("23505", false); // unique violation
+        check("40001", false); // serialization failure
+        assert!(!is_unavailable_code(None));
+    }
+}

@@ -133,7 +133,9 @@ pub struct AuditFilter {
     /// Matches the actor's key id or name.
     pub actor: Option<String>,
     pub action: Option<String>,
+    /// Entries at or after this time.
     pub since: Option<DateTime<Utc>>,
+    /// Entries before this time (exclusive, so `since`/`until` ranges tile).
     pub until: Option<DateTime<Utc>>,
     /// Only entries with `seq` below this (cursor).
     pub before_seq: Option<i64>,
@@ -173,6 +175,7 @@ pub trait Store: Send + Sync + 'static {
     /// Returns archived prompts too (with `archived: true`).
     async fn get_prompt(&self, project: &ProjectName, name: &PromptName) -> StoreResult<Prompt>;
     async fn list_prompts(&self, project: &ProjectName, filter: &PromptFilter) -> StoreResult<Vec<Prompt>>;
+    /// Archived prompts refuse updates; a patch that changes nothing writes nothing (no audit entry).
     async fn update_prompt(
         &self,
         project: &ProjectName,
@@ -211,6 +214,7 @@ pub trait Store: Send + Sync + 'static {
 
     // Labels. `latest` is automatic: it is listed and resolvable but never stored or moved.
     /// Points a label at a target whose versions must exist; records history and audit.
+    /// Archived prompts refuse it; setting the target the label already has writes nothing.
     async fn set_label(
         &self,
         project: &ProjectName,
@@ -220,7 +224,8 @@ pub trait Store: Send + Sync + 'static {
         reason: &str,
         ctx: &MutationContext,
     ) -> StoreResult<Label>;
-    /// Restores the label's previous target (the `from` of its newest history entry).
+    /// Restores the label's previous target (the `from` of its newest history entry), so two
+    /// rollbacks toggle. Archived prompts refuse it.
     async fn rollback_label(
         &self,
         project: &ProjectName,
@@ -229,8 +234,9 @@ pub trait Store: Send + Sync + 'static {
         reason: &str,
         ctx: &MutationContext,
     ) -> StoreResult<Label>;
+    /// Stored labels and the automatic `latest` (when a version exists), ordered by name.
     async fn list_labels(&self, project: &ProjectName, name: &PromptName) -> StoreResult<Vec<Label>>;
-    /// Newest first.
+    /// Newest first. `latest` has no history; a label that never existed is not found.
     async fn label_history(
         &self,
         project: &ProjectName,
@@ -243,14 +249,17 @@ pub trait Store: Send + Sync + 'static {
 
     // API keys.
     async fn create_key(&self, new: &NewApiKey, ctx: &MutationContext) -> StoreResult<ApiKey>;
+    /// Keys of one project, or every key (global ones included) for `None`; revoked keys too.
     async fn list_keys(&self, project: Option<&ProjectName>) -> StoreResult<Vec<ApiKey>>;
     async fn revoke_key(&self, id: &str, ctx: &MutationContext) -> StoreResult<ApiKey>;
     /// Finds a key (revoked or not) by the hash of its secret.
     async fn find_key_by_hash(&self, secret_hash: &str) -> StoreResult<Option<ApiKey>>;
+    /// Every key ever created, revoked ones included.
     async fn count_keys(&self) -> StoreResult<u64>;
 
     // Audit.
-    /// Appends a standalone entry (e.g. an authorization failure) to the chain.
+    /// Appends a standalone entry (e.g. an authorization failure) to the chain; `at` is stored to
+    /// the microsecond.
     async fn append_audit(&self, record: AuditRecord) -> StoreResult<AuditEntry>;
     async fn list_audit(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditEntry>>;
     /// Entries with `seq > after_seq` in ascending order, for chain verification.

@@ -35,8 +35,8 @@ pub(super) async fn set(
         return Ok(current.clone());
     }
     let from = current.map(|current| current.target);
-    let label =
-        move_label(&mut mutation, &stored, label, from, target.clone(), LabelChangeKind::Set, reason, ctx).await?;
+    let change = label_change(LabelChangeKind::Set, from, target.clone(), reason, ctx);
+    let label = move_label(&mut mutation, &stored, label, change, ctx).await?;
     mutation.commit().await?;
     Ok(label)
 }
@@ -63,54 +63,50 @@ pub(super) async fn rollback(
     for version in target.versions() {
         versions::existing(mutation.ops(), &stored, version).await?;
     }
-    let label =
-        move_label(&mut mutation, &stored, label, Some(current.target), target, LabelChangeKind::Rollback, reason, ctx)
-            .await?;
+    let change = label_change(LabelChangeKind::Rollback, Some(current.target), target, reason, ctx);
+    let label = move_label(&mut mutation, &stored, label, change, ctx).await?;
     mutation.commit().await?;
     Ok(label)
 }
 
-/// Saves the label, records the change and its audit entry.
-#[allow(clippy::too_many_arguments)]
+/// A change made now by the context's actor.
+fn label_change(
+    kind: LabelChangeKind,
+    from: Option<LabelTarget>,
+    to: LabelTarget,
+    reason: &str,
+    ctx: &MutationContext,
+) -> LabelChange {
+    LabelChange { seq: 0, kind, from, to, reason: reason.to_owned(), actor: ctx.actor.clone(), at: now_micros() }
+}
+
+/// Moves the label as `change` says, records the change in its history and the audit trail.
 async fn move_label(
     mutation: &mut Mutation,
     stored: &StoredPrompt,
     name: &LabelName,
-    from: Option<LabelTarget>,
-    to: LabelTarget,
-    kind: LabelChangeKind,
-    reason: &str,
+    change: LabelChange,
     ctx: &MutationContext,
 ) -> StoreResult<Label> {
-    let at = now_micros();
     let label = Label {
         name: name.clone(),
-        target: to.clone(),
-        updated_at: at,
-        updated_by: ctx.actor.clone(),
-        reason: reason.to_owned(),
+        target: change.to.clone(),
+        updated_at: change.at,
+        updated_by: change.actor.clone(),
+        reason: change.reason.clone(),
     };
     mutation.ops().save_label(stored.id, &label).await?;
-    let change = LabelChange {
-        seq: 0,
-        kind,
-        from: from.clone(),
-        to: to.clone(),
-        reason: reason.to_owned(),
-        actor: ctx.actor.clone(),
-        at,
-    };
     mutation.ops().insert_label_change(stored.id, name, &change).await?;
     let prompt = &stored.prompt;
-    let action = match kind {
+    let action = match change.kind {
         LabelChangeKind::Set => action::LABEL_SET,
         LabelChangeKind::Rollback => action::LABEL_ROLLBACK,
     };
-    let mut record =
-        audit_record(ctx, at, action, prompt.project.as_str(), format!("prompt/{}/label/{name}", prompt.name));
-    record.before = Some(json!({ "target": from }));
-    record.after = Some(json!({ "target": to }));
-    record.reason = Some(reason.to_owned());
+    let target = format!("prompt/{}/label/{name}", prompt.name);
+    let mut record = audit_record(ctx, change.at, action, prompt.project.as_str(), target);
+    record.before = Some(json!({ "target": change.from }));
+    record.after = Some(json!({ "target": change.to }));
+    record.reason = Some(change.reason);
     mutation.audit(record).await?;
     mutation.announce(ChangeEvent::Prompt { project: prompt.project.clone(), prompt: prompt.name.clone() });
     Ok(label)
