@@ -92,6 +92,9 @@ def gateway(mocks, log_dir) -> Gateway:
     # The two everyday providers, under the names the brief's config example uses.
     providers.append(openai_provider("up-openai", mocks["main"]))
     providers.append(anthropic_provider("up-anthropic", mocks["main"]))
+    # A breaker that opens after two failed attempts (no retries), for test_breaker_opens.
+    providers.append(openai_provider("up-breaker-openai", mocks["down"], retry={"max_attempts": 1},
+                                     breaker={"failure_threshold": 2, "open_ms": 600000}))
     opm = harness.start_opm(log_dir / "opm", providers)
     try:
         versions = {}

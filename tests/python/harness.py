@@ -197,28 +197,50 @@ def start_mock(name: str, log_dir: Path, *args: str) -> Mock:
 # --- OPM ----------------------------------------------------------------------------------------------
 
 
+def toml_value(value) -> str:
+    """A TOML value for the small shapes the gateway config uses (strings, numbers, booleans, inline tables)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, str):
+        return json.dumps(value)  # a JSON string is a valid TOML basic string for the text used here
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{json.dumps(k)} = {toml_value(v)}" for k, v in value.items()) + " }"
+    raise TypeError(f"no TOML form for {value!r}")
+
+
 @dataclass
 class Provider:
-    """One `[providers.NAME]` table of the gateway config."""
+    """One `[providers.NAME]` table of the gateway config (crates/opm-gateway/src/config.rs)."""
 
     name: str
     type: str  # openai | anthropic | openai-compatible | mock
-    base_url: str
+    base_url: str  # including the version path: http://HOST:PORT/v1
     api_key_env: str | None = None
+    settings: dict = field(default_factory=dict)  # retry, breaker, timeouts…: inline tables
 
     def toml(self) -> str:
-        lines = [f"[providers.{self.name}]", f'type = "{self.type}"', f'base_url = "{self.base_url}"']
+        table = {"type": self.type, "base_url": self.base_url}
         if self.api_key_env:
-            lines.append(f'api_key_env = "{self.api_key_env}"')
-        return "\n".join(lines) + "\n"
+            table["api_key_env"] = self.api_key_env
+        table.update(self.settings)
+        return f"[providers.{self.name}]\n" + "".join(f"{k} = {toml_value(v)}\n" for k, v in table.items())
 
 
-def openai_provider(name: str, mock: Mock) -> Provider:
-    return Provider(name, "openai", f"{mock.url}/v1", "UP_OPENAI_KEY")
+# Test upstreams fail on purpose: retry fast, and keep breakers closed unless a test wants one.
+FAST_FAILURE_SETTINGS = {
+    "retry": {"max_attempts": 3, "base_delay_ms": 10, "max_delay_ms": 50},
+    "breaker": {"failure_threshold": 0},
+}
 
 
-def anthropic_provider(name: str, mock: Mock) -> Provider:
-    return Provider(name, "anthropic", mock.url, "UP_ANTHROPIC_KEY")
+def openai_provider(name: str, mock: Mock, **settings) -> Provider:
+    return Provider(name, "openai", f"{mock.url}/v1", "UP_OPENAI_KEY", {**FAST_FAILURE_SETTINGS, **settings})
+
+
+def anthropic_provider(name: str, mock: Mock, **settings) -> Provider:
+    return Provider(name, "anthropic", f"{mock.url}/v1", "UP_ANTHROPIC_KEY", {**FAST_FAILURE_SETTINGS, **settings})
 
 
 def gateway_config(providers: list[Provider]) -> str:

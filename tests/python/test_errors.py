@@ -68,6 +68,20 @@ def test_upstream_5xx_is_retried(gateway):
     assert attempts >= 2, f"OPM sent {attempts} request(s) to an upstream answering 503: no retry"
 
 
+def test_breaker_opens(gateway):
+    """`up-breaker-openai`: one attempt per request, breaker opens after 2 failures. The third request
+    must be refused by OPM itself (503) without reaching the upstream."""
+    mock = gateway.mocks["down"]
+    reached = []
+    for _ in range(3):
+        before = mock.requests()
+        with pytest.raises(openai.APIStatusError) as caught:
+            call(gateway, "openai", "up-breaker-openai/gpt-4o-mini")
+        reached.append((caught.value.status_code, mock.requests() - before))
+    assert reached[:2] == [(503, 1), (503, 1)], reached
+    assert reached[2] == (503, 0), f"(status, upstream requests) per call: {reached}"
+
+
 @pytest.mark.parametrize("sdk", ["openai", "anthropic"])
 def test_fallback_model_answers_when_primary_fails(gateway, sdk):
     content = call(gateway, sdk, "opm:resilient", extra={"prompt_variables": VARS})
