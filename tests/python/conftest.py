@@ -47,6 +47,15 @@ PROMPTS = {
 }
 
 
+def anthropic_client(base_url: str, key: str, auth: str = "sdk", **kwargs) -> anthropic.Anthropic:
+    if auth == "x-api-key":
+        headers = {**kwargs.pop("default_headers", {}), "x-api-key": key, "Authorization": anthropic.Omit()}
+        return anthropic.Anthropic(api_key=None, auth_token=None, base_url=base_url, max_retries=0,
+                                   timeout=CLIENT_TIMEOUT, default_headers=headers, **kwargs)
+    assert auth == "sdk", auth
+    return anthropic.Anthropic(api_key=key, base_url=base_url, max_retries=0, timeout=CLIENT_TIMEOUT, **kwargs)
+
+
 @dataclass
 class Gateway:
     opm: Opm
@@ -61,9 +70,10 @@ class Gateway:
         return openai.OpenAI(api_key=key or self.opm.admin_key, base_url=f"{self.url}/v1", max_retries=0,
                              timeout=CLIENT_TIMEOUT, **kwargs)
 
-    def anthropic(self, key: str | None = None, **kwargs) -> anthropic.Anthropic:
-        return anthropic.Anthropic(api_key=key or self.opm.admin_key, base_url=self.url, max_retries=0,
-                                   timeout=CLIENT_TIMEOUT, **kwargs)
+    def anthropic(self, key: str | None = None, auth: str = "sdk", **kwargs) -> anthropic.Anthropic:
+        """auth="sdk": the key as the SDK sends it (anthropic>=2.0: `Authorization: Bearer`; 1.x sent
+        `x-api-key`); auth="x-api-key": the key in `x-api-key` only, as Anthropic's API documents it."""
+        return anthropic_client(self.url, key or self.opm.admin_key, auth, **kwargs)
 
 
 @pytest.fixture(scope="session")

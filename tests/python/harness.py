@@ -65,6 +65,16 @@ def free_port() -> int:
 # --- processes --------------------------------------------------------------------------------------
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: get SIGTERM when pytest dies, even if it is killed without cleanup (Linux)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
 @dataclass
 class Process:
     """A child process whose stdout is drained by a thread (lines kept) and stderr goes to a log file."""

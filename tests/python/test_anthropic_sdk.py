@@ -38,6 +38,14 @@ def test_prompt_id_in_extra_body(gateway, claude, prompt):
     check_message(raw.parse())
 
 
+@pytest.mark.parametrize("auth", ["sdk", "x-api-key"])
+def test_both_key_headers_accepted(gateway, auth):
+    """anthropic>=2.0 sends the key as `Authorization: Bearer`; Anthropic's docs (and SDK 1.x) use `x-api-key`."""
+    message = gateway.anthropic(auth=auth).messages.create(
+        model="opm:support-claude", max_tokens=MAX_TOKENS, messages=user(), extra_body={"prompt_variables": VARS})
+    check_message(message)
+
+
 @pytest.mark.parametrize("prompt", ["support-claude", "support"], ids=["anthropic-upstream", "openai-upstream"])
 def test_opm_model_form(gateway, claude, prompt):
     raw = claude.messages.with_raw_response.create(

@@ -26,7 +26,8 @@ def call(gateway, sdk: str, model: str, *, key: str | None = None, extra: dict |
         if stream:
             return "".join(c.choices[0].delta.content or "" for c in response if c.choices)
         return response.choices[0].message.content
-    response = gateway.anthropic(key).messages.create(
+    client = gateway.anthropic(key, auth="x-api-key" if sdk == "anthropic-x-api-key" else "sdk")
+    response = client.messages.create(
         model=model, max_tokens=MAX_TOKENS, messages=QUESTION, extra_body=extra, stream=stream)
     if stream:
         return "".join(e.delta.text for e in response if e.type == "content_block_delta" and e.delta.type == "text_delta")
@@ -91,12 +92,21 @@ def test_fallback_model_answers_when_primary_fails(gateway, sdk):
 # --- client errors -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("sdk", ["openai", "anthropic"])
+@pytest.mark.parametrize("sdk", ["openai", "anthropic", "anthropic-x-api-key"])
 @pytest.mark.parametrize("model", ["opm:support", "up-openai/gpt-4o-mini"])
 def test_wrong_key_is_authentication_error(gateway, sdk, model):
-    with pytest.raises(SDK_ERRORS[sdk].AuthenticationError) as caught:
+    module = anthropic if sdk.startswith("anthropic") else openai
+    with pytest.raises(module.AuthenticationError) as caught:
         call(gateway, sdk, model, key="opm_wrong_key_0123456789abcdef", extra={"prompt_variables": VARS})
     assert caught.value.status_code == 401
+
+
+@pytest.mark.parametrize("sdk", ["openai", "anthropic"])
+def test_missing_key_is_authentication_error(gateway, sdk):
+    url = f"{gateway.url}/v1/chat/completions" if sdk == "openai" else f"{gateway.url}/v1/messages"
+    body = {"model": "opm:support", "max_tokens": 16, "messages": QUESTION, "prompt_variables": VARS}
+    response = httpx2.post(url, json=body, headers={"anthropic-version": "2023-06-01"}, timeout=30)
+    assert response.status_code == 401, response.text
 
 
 @pytest.mark.parametrize("sdk", ["openai", "anthropic"])
