@@ -54,11 +54,10 @@ pub enum GatewayError {
     /// The upstream rejected the request with a 4xx other than 401, 403 and 429.
     #[error("provider `{provider}` rejected the request (HTTP {status}): {message}")]
     Upstream { provider: String, status: u16, message: String },
-    /// The upstream rejected OPM's credentials: OPM is misconfigured, not the caller.
-    #[error(
-        "provider `{provider}` rejected OPM's credentials (HTTP {status}); check its `api_key_env` or `api_key_file`"
-    )]
-    Auth { provider: String, status: u16 },
+    /// OPM has no usable credentials for the provider (none configured, or the upstream answered
+    /// 401/403): OPM is misconfigured, not the caller.
+    #[error("provider `{provider}` cannot authenticate: {message}")]
+    Auth { provider: String, status: Option<u16>, message: String },
     /// The upstream answered something that is not the expected wire format.
     #[error("provider `{provider}` sent a response OPM cannot read: {message}")]
     BadResponse { provider: String, message: String },
@@ -145,10 +144,8 @@ impl GatewayError {
     /// The HTTP status the upstream answered with, when it answered with an error status.
     pub fn upstream_status(&self) -> Option<u16> {
         match self {
-            GatewayError::RateLimited { status, .. }
-            | GatewayError::Upstream { status, .. }
-            | GatewayError::Auth { status, .. } => Some(*status),
-            GatewayError::Unavailable { status, .. } => *status,
+            GatewayError::RateLimited { status, .. } | GatewayError::Upstream { status, .. } => Some(*status),
+            GatewayError::Unavailable { status, .. } | GatewayError::Auth { status, .. } => *status,
             _ => None,
         }
     }
@@ -202,6 +199,7 @@ impl GatewayError {
                 BreakerOutcome::Failure
             }
             GatewayError::DeadlineExceeded { .. }
+            | GatewayError::Auth { status: None, .. }
             | GatewayError::BreakerOpen { .. }
             | GatewayError::InvalidRequest { .. }
             | GatewayError::UnknownProvider { .. }
@@ -268,7 +266,12 @@ mod tests {
             ErrorKind::Unavailable,
             502,
         );
-        check(GatewayError::Auth { provider: p(), status: 401 }, "upstream_auth", ErrorKind::Unavailable, 502);
+        check(
+            GatewayError::Auth { provider: p(), status: Some(401), message: "rejected".into() },
+            "upstream_auth",
+            ErrorKind::Unavailable,
+            502,
+        );
         check(
             GatewayError::BadResponse { provider: p(), message: "x".into() },
             "upstream_bad_response",
@@ -281,11 +284,8 @@ mod tests {
 
     #[test]
     fn messages_name_the_provider() {
-        let error = GatewayError::Auth { provider: "anthropic".into(), status: 401 };
-        assert_eq!(
-            error.to_string(),
-            "provider `anthropic` rejected OPM's credentials (HTTP 401); check its `api_key_env` or `api_key_file`"
-        );
+        let error = GatewayError::Auth { provider: "anthropic".into(), status: None, message: "no API key".into() };
+        assert_eq!(error.to_string(), "provider `anthropic` cannot authenticate: no API key");
         let error = GatewayError::DeadlineExceeded { provider: Some("openai".into()) };
         assert_eq!(error.to_string(), "the request deadline passed while calling provider `openai`");
         assert_eq!(error.provider(), Some("openai"));

@@ -7,21 +7,22 @@
 //!
 //! # Configuration (`opm.toml`)
 //!
-//! The server deserializes its gateway section into [`GatewayConfig`]: one table per provider, named
-//! as targets refer to it (`openai/gpt-4o` → provider `openai`). A `mock` provider is always present.
+//! [`GatewayConfig`] is one `[providers.NAME]` table per provider, named as targets refer to it
+//! (`openai/gpt-4o` → provider `openai`). A `mock` provider is always present. A provider whose key
+//! variable is unset still loads (with a warning); its calls fail with `upstream_auth`.
 //!
 //! ```toml
-//! [gateway.providers.openai]
+//! [providers.openai]
 //! type = "openai"                        # openai | anthropic | openai-compatible | mock
 //! api_key_env = "OPENAI_API_KEY"         # default for type openai; or api_key_file = "/run/secrets/openai"
 //!
-//! [gateway.providers.anthropic]
+//! [providers.anthropic]
 //! type = "anthropic"                     # key from ANTHROPIC_API_KEY unless configured
 //! timeouts = { connect_ms = 5000, first_byte_ms = 60000, total_ms = 300000 }
 //! retry = { max_attempts = 3, base_delay_ms = 200, max_delay_ms = 5000 }
 //! breaker = { failure_threshold = 5, open_ms = 30000 }
 //!
-//! [gateway.providers.local]
+//! [providers.local]
 //! type = "openai-compatible"
 //! base_url = "http://127.0.0.1:8080/v1"  # includes the /v1
 //! headers = { "x-team" = "search" }

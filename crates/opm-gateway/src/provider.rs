@@ -1,11 +1,11 @@
 //! Providers: one per configured name, each with its transport (HTTP in one of two wire formats, or
 //! the built-in mock), its policies and its circuit breaker; plus the per-attempt deadlines.
 
-mod anthropic;
+pub(crate) mod anthropic;
 mod anthropic_stream;
 mod http;
 mod mock;
-mod openai;
+pub(crate) mod openai;
 mod openai_stream;
 mod sse;
 

@@ -30,6 +30,8 @@ pub(crate) struct HttpUpstream {
     headers: HeaderMap,
     /// Kept only to scrub it from upstream error messages.
     secret: Option<String>,
+    /// Why no key could be read, when one is needed: every call then fails without network.
+    missing_key: Option<String>,
 }
 
 impl std::fmt::Debug for HttpUpstream {
@@ -51,7 +53,14 @@ impl HttpUpstream {
             return Err(invalid("`base_url` must be an http or https URL".into()));
         }
         let url = format!("{}{}", base_url.trim_end_matches('/'), wire.path());
-        let secret = read_api_key(config).map_err(invalid)?;
+        let (secret, missing_key) = match read_api_key(config).map_err(invalid)? {
+            ApiKey::Present(key) => (Some(key), None),
+            ApiKey::NotNeeded => (None, None),
+            ApiKey::Missing(reason) => {
+                tracing::warn!(provider = name, reason = %reason, "provider has no API key: its calls will fail");
+                (None, Some(reason))
+            }
+        };
         let mut headers = HeaderMap::new();
         if let Some(key) = &secret {
             match wire {
@@ -74,7 +83,7 @@ impl HttpUpstream {
             .pool_idle_timeout(POOL_IDLE)
             .build()
             .map_err(|error| invalid(format!("cannot build the HTTP client: {}", error_chain(&error))))?;
-        Ok(Self { wire, client, url, headers, secret })
+        Ok(Self { wire, client, url, headers, secret, missing_key })
     }
 
     /// Posts `body` and returns the response once its headers arrive with a success status.
@@ -84,6 +93,9 @@ impl HttpUpstream {
         body: &Value,
         deadlines: &Deadlines,
     ) -> Result<reqwest::Response, GatewayError> {
+        if let Some(reason) = &self.missing_key {
+            return Err(GatewayError::Auth { provider: provider.to_owned(), status: None, message: reason.clone() });
+        }
         let request = self.client.post(&self.url).headers(self.headers.clone()).json(body);
         let response = match timeout_at(deadlines.first_byte_at(), request.send()).await {
             Err(_) => return Err(deadlines.first_byte_error()),
@@ -124,7 +136,13 @@ impl HttpUpstream {
             .unwrap_or_else(|| format!("HTTP {status} without an error message"));
         let provider = provider.to_owned();
         match status {
-            401 | 403 => GatewayError::Auth { provider, status },
+            401 | 403 => GatewayError::Auth {
+                provider,
+                status: Some(status),
+                message: format!(
+                    "it rejected OPM's credentials (HTTP {status}); check the provider's `api_key_env` or `api_key_file`"
+                ),
+            },
             429 => GatewayError::RateLimited { provider, status, retry_after, message },
             408 | 500..=599 => GatewayError::Unavailable { provider, status: Some(status), message },
             _ => GatewayError::Upstream { provider, status, message },
@@ -132,32 +150,41 @@ impl HttpUpstream {
     }
 }
 
-/// Reads the API key from `api_key_file`, `api_key_env`, or the kind's default variable.
-fn read_api_key(config: &ProviderConfig) -> Result<Option<String>, String> {
-    let key = match (&config.api_key_file, &config.api_key_env) {
-        (Some(_), Some(_)) => return Err("set `api_key_env` or `api_key_file`, not both".into()),
+/// Whether a provider has its API key.
+#[derive(Debug, PartialEq, Eq)]
+enum ApiKey {
+    Present(String),
+    /// The kind needs none and none is configured.
+    NotNeeded,
+    /// An environment variable is unset or empty: the provider stays configured but unusable.
+    Missing(String),
+}
+
+/// Reads the API key from `api_key_file`, `api_key_env`, or the kind's default variable. An unreadable
+/// or empty file is a configuration error; a missing variable only disables the provider (so a
+/// config listing providers without keys still starts, e.g. for the mock-only quick start).
+fn read_api_key(config: &ProviderConfig) -> Result<ApiKey, String> {
+    let from_env = |variable: &str, hint: &str| match std::env::var(variable) {
+        Ok(key) if !key.trim().is_empty() => ApiKey::Present(key.trim().to_owned()),
+        _ => ApiKey::Missing(format!("no API key: environment variable `{variable}` {hint}is not set")),
+    };
+    match (&config.api_key_file, &config.api_key_env) {
+        (Some(_), Some(_)) => Err("set `api_key_env` or `api_key_file`, not both".into()),
         (Some(path), None) => {
             let text = std::fs::read_to_string(path)
                 .map_err(|error| format!("cannot read `api_key_file` {}: {error}", path.display()))?;
-            Some(text.trim().to_owned())
-                .filter(|key| !key.is_empty())
-                .ok_or_else(|| format!("`api_key_file` {} is empty", path.display()))?
-        }
-        (None, Some(variable)) => std::env::var(variable)
-            .ok()
-            .map(|key| key.trim().to_owned())
-            .filter(|key| !key.is_empty())
-            .ok_or_else(|| format!("environment variable `{variable}` (api_key_env) is not set"))?,
-        (None, None) => match config.kind.default_api_key_env() {
-            None => return Ok(None),
-            Some(variable) => {
-                std::env::var(variable).ok().map(|key| key.trim().to_owned()).filter(|key| !key.is_empty()).ok_or_else(
-                    || format!("no API key: set environment variable `{variable}`, or `api_key_env` / `api_key_file`"),
-                )?
+            let key = text.trim();
+            if key.is_empty() {
+                return Err(format!("`api_key_file` {} is empty", path.display()));
             }
-        },
-    };
-    Ok(Some(key))
+            Ok(ApiKey::Present(key.to_owned()))
+        }
+        (None, Some(variable)) => Ok(from_env(variable, "(api_key_env) ")),
+        (None, None) => Ok(match config.kind.default_api_key_env() {
+            None => ApiKey::NotNeeded,
+            Some(variable) => from_env(variable, ""),
+        }),
+    }
 }
 
 fn insert(headers: &mut HeaderMap, name: &str, value: &str) -> Result<(), String> {
@@ -274,13 +301,16 @@ mod tests {
         let file = tempfile::NamedTempFile::new().unwrap();
         std::fs::write(file.path(), "  sk-ant-test\n").unwrap();
         config.api_key_file = Some(file.path().to_owned());
-        assert_eq!(read_api_key(&config).unwrap().as_deref(), Some("sk-ant-test"));
+        assert_eq!(read_api_key(&config).unwrap(), ApiKey::Present("sk-ant-test".into()));
         config.api_key_env = Some("OPM_GATEWAY_TEST_UNSET_VARIABLE".into());
         assert!(read_api_key(&config).unwrap_err().contains("not both"));
         config.api_key_file = None;
-        let error = read_api_key(&config).unwrap_err();
-        assert!(error.contains("OPM_GATEWAY_TEST_UNSET_VARIABLE"), "{error}");
+        let ApiKey::Missing(reason) = read_api_key(&config).unwrap() else { panic!("the key should be missing") };
+        assert!(reason.contains("OPM_GATEWAY_TEST_UNSET_VARIABLE"), "{reason}");
         let compatible = ProviderConfig::new(crate::ProviderKind::OpenaiCompatible);
-        assert_eq!(read_api_key(&compatible).unwrap(), None);
+        assert_eq!(read_api_key(&compatible).unwrap(), ApiKey::NotNeeded);
+        config.api_key_env = None;
+        config.api_key_file = Some("/nonexistent/opm-key".into());
+        assert!(read_api_key(&config).unwrap_err().contains("/nonexistent/opm-key"));
     }
 }
