@@ -61,7 +61,8 @@ rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
 errors = sum(int(x) for x in re.findall(r"Non-2xx or 3xx responses:\s+(\d+)", text))
 sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
 errors += sum(int(x) for x in sock.groups()) if sock else 0
-print(f"{rps:.0f} {ms(\"50%\"):.3f} {ms(\"99%\"):.3f} {errors}")'
+p50, p99 = ms("50%"), ms("99%")
+print(f"{rps:.0f} {p50:.3f} {p99:.3f} {errors}")'
 }
 
 summarize() { python3 -c '

@@ -20,7 +20,8 @@ def call(method, path, body):
 
 
 call("POST", "/api/v1/prompts/bench-footer/versions",
-     {"content": {"type": "text", "template": "Reply in {{ language }}. Keep it under {{ max_words }} words."},
+     {"content": {"type": "text", "template": "Reply in {{ language }}. Keep it under {{ max_words }} words.",
+                  "variables": {"language": {"type": "string"}, "max_words": {"type": "number"}}},
       "message": "seed"})
 call("PUT", "/api/v1/prompts/bench-footer/labels/production", {"version": 1, "reason": "seed"})
 variables = {

@@ -5,10 +5,10 @@ use opm_api::ActorDto;
 use opm_api::audit::AuditEntryDto;
 use opm_api::keys::{KeyDto, ProjectDto};
 use opm_api::labels::{LabelChangeDto, LabelDto, LabelTargetDto};
-use opm_api::prompts::{ContentDto, PromptDto, PromptTypeDto, ResolveDto, VersionDto};
+use opm_api::prompts::{ContentDto, ModelConfigDto, ModelRefDto, PromptDto, PromptTypeDto, ResolveDto, VersionDto};
 use opm_core::audit::AuditEntry;
 use opm_core::auth::ApiKey;
-use opm_core::content::{PromptBody, VersionContent};
+use opm_core::content::{ModelConfig, PromptBody, VersionContent};
 use opm_core::label::{Label, LabelChange, LabelChangeKind, LabelTarget};
 use opm_core::names::TagName;
 use opm_core::prompt::{Actor, Prompt, PromptVersion};
@@ -49,6 +49,22 @@ pub fn content(content: &VersionContent) -> ContentDto {
             metadata: Default::default(),
         }
     })
+}
+
+/// Domain model config → wire model config, field by field (on the render hot path).
+pub fn model(model: &ModelConfig) -> ModelConfigDto {
+    ModelConfigDto {
+        provider: model.provider.clone(),
+        model: model.model.clone(),
+        parameters: model.parameters.clone(),
+        tools: model.tools.clone(),
+        response_format: model.response_format.clone(),
+        fallbacks: model
+            .fallbacks
+            .iter()
+            .map(|f| ModelRefDto { provider: f.provider.clone(), model: f.model.clone() })
+            .collect(),
+    }
 }
 
 /// Wire content → validated domain content.

@@ -108,7 +108,7 @@ pub async fn render(
         ),
         RenderedBody::Text { text } => (PromptTypeDto::Text, None, Some(text)),
     };
-    let model = convert::content(&resolved.version.content).model;
+    let model = resolved.version.content.model.as_ref().map(convert::model);
     Ok(Json(RenderResponse {
         prompt: resolved.prompt.name.to_string(),
         version: resolved.version.version,
