@@ -4,6 +4,7 @@
 //! wire format can stay stable while the domain evolves. Request types reject unknown fields.
 
 pub mod audit;
+pub mod invoke;
 pub mod keys;
 pub mod labels;
 pub mod problem;
@@ -29,6 +30,19 @@ pub struct Health {
     pub store: Option<StoreHealth>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
+    /// Gateway providers and their circuit-breaker state (in `/readyz`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub providers: Option<Vec<ProviderHealth>>,
+}
+
+/// A gateway provider in `/readyz`.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct ProviderHealth {
+    pub name: String,
+    /// `openai`, `anthropic`, `openai-compatible` or `mock`.
+    pub kind: String,
+    /// `closed` (healthy), `open` (skipped after repeated failures) or `half_open` (probing).
+    pub breaker: String,
 }
 
 /// Store detail in `/readyz`.

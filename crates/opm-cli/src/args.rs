@@ -100,6 +100,9 @@ pub struct ServeArgs {
     /// Address to listen on; port 0 picks a free port.
     #[arg(long, env = "OPM_ADDR", default_value = "127.0.0.1:8321", value_name = "ADDR")]
     pub addr: String,
+    /// Configuration file (gateway providers); defaults to `<data-dir>/opm.toml` when it exists.
+    #[arg(long, env = "OPM_CONFIG", value_name = "FILE")]
+    pub config: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub store: StoreArgs,
 }

@@ -17,7 +17,7 @@ use utoipa_axum::routes;
 use crate::auth::REQUEST_ID_HEADER;
 use crate::error::{ApiError, ProblemMarker};
 use crate::openapi::ApiDoc;
-use crate::routes::{audit, health, keys, labels, prompts, serving, versions};
+use crate::routes::{audit, health, keys, labels, llm, prompts, serving, versions};
 use crate::{AppState, MAX_BODY_BYTES};
 
 fn api_router() -> OpenApiRouter<AppState> {
@@ -42,6 +42,9 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(keys::create_key, keys::list_keys))
         .routes(routes!(keys::revoke_key))
         .routes(routes!(keys::create_project, keys::list_projects))
+        .routes(routes!(llm::chat_completions))
+        .routes(routes!(llm::messages))
+        .routes(routes!(llm::invoke))
 }
 
 /// The generated OpenAPI document.

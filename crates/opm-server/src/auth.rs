@@ -19,6 +19,8 @@ use crate::error::ApiError;
 pub const PROJECT_HEADER: &str = "x-opm-project";
 /// Header carrying the request id (set by middleware when the client sends none).
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
+/// Header the Anthropic SDKs carry the key in.
+pub const API_KEY_HEADER: &str = "x-api-key";
 
 /// An authenticated caller.
 #[derive(Debug, Clone)]
@@ -109,7 +111,12 @@ impl FromRequestParts<AppState> for Caller {
         let path = parts.uri.path().to_owned();
         let fail = |error: ApiError| error.with_request_id(request_id.clone());
         let header = parts.headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-        let Some(secret) = header.and_then(|value| value.strip_prefix("Bearer ")).map(str::trim) else {
+        // Anthropic's SDKs send the key as `x-api-key`; everything else as a bearer token.
+        let secret = header
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .or_else(|| parts.headers.get(API_KEY_HEADER).and_then(|v| v.to_str().ok()))
+            .map(str::trim);
+        let Some(secret) = secret.filter(|secret| !secret.is_empty()) else {
             return Err(fail(ApiError::unauthenticated("send an API key as `Authorization: Bearer <key>`")));
         };
         let Some(authenticated) = state.registry.authenticate(secret).await.map_err(|e| fail(e.into()))? else {

@@ -68,7 +68,8 @@ impl ApiError {
         Self::new(ErrorKind::Invalid, code, detail)
     }
 
-    fn status(&self) -> StatusCode {
+    /// The HTTP status this error answers with.
+    pub fn status_code(&self) -> StatusCode {
         self.status.unwrap_or_else(|| status_for(self.kind))
     }
 
@@ -120,7 +121,7 @@ impl From<RegistryError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status = self.status();
+        let status = self.status_code();
         let problem = Problem {
             kind: format!("https://opm.dev/errors/{}", self.code),
             title: self.title().to_owned(),

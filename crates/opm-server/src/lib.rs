@@ -11,12 +11,14 @@ mod bootstrap;
 pub mod convert;
 pub mod error;
 pub mod extract;
+pub mod llm;
 mod openapi;
 pub mod routes;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use opm_gateway::{Gateway, GatewayConfig, GenerationRecorder, PriceTable};
 use opm_registry::Registry;
 
 pub use app::{build_router, openapi_document};
@@ -29,6 +31,38 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 #[derive(Clone)]
 pub struct AppState {
     pub registry: Arc<Registry>,
+    pub gateway: Arc<Gateway>,
+    /// Receives a record of every gateway call; must never block.
+    pub recorder: Arc<dyn GenerationRecorder>,
+}
+
+impl AppState {
+    /// State with the default gateway (the built-in `mock` provider only) and a logging recorder.
+    pub fn with_default_gateway(registry: Arc<Registry>) -> Result<Self, ServerError> {
+        let gateway = Gateway::new(GatewayConfig::default(), PriceTable::builtin())?;
+        Ok(Self { registry, gateway: Arc::new(gateway), recorder: Arc::new(llm::LogRecorder) })
+    }
+}
+
+/// The `opm.toml` file: today its `[gateway]` section (providers).
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    #[serde(default)]
+    pub gateway: GatewayConfig,
+}
+
+impl FileConfig {
+    /// Reads `path`; a missing default file is an empty configuration, a missing explicit one an error.
+    pub fn load(path: &std::path::Path, explicit: bool) -> Result<Self, ServerError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound && !explicit => return Ok(Self::default()),
+            Err(source) => return Err(ServerError::ConfigFile { path: path.to_owned(), message: source.to_string() }),
+        };
+        toml::from_str(&text)
+            .map_err(|error| ServerError::ConfigFile { path: path.to_owned(), message: error.to_string() })
+    }
 }
 
 /// How `opm serve` runs.
@@ -42,6 +76,8 @@ pub struct ServeConfig {
     pub data_dir: PathBuf,
     /// The first admin key's secret, when the store has no keys yet.
     pub bootstrap_admin_key: Option<String>,
+    /// `opm.toml`; defaults to `<data_dir>/opm.toml` when that file exists.
+    pub config_path: Option<PathBuf>,
 }
 
 impl Default for ServeConfig {
@@ -51,6 +87,7 @@ impl Default for ServeConfig {
             database_url: None,
             data_dir: PathBuf::from(".opm"),
             bootstrap_admin_key: None,
+            config_path: None,
         }
     }
 }
@@ -77,6 +114,10 @@ pub enum ServerError {
     KeyFile { path: PathBuf, source: std::io::Error },
     #[error("OPM_BOOTSTRAP_ADMIN_KEY is not usable: {0}")]
     BootstrapKey(String),
+    #[error("cannot use the configuration file `{path}`: {message}")]
+    ConfigFile { path: PathBuf, message: String },
+    #[error("gateway configuration: {0}")]
+    Gateway(#[from] opm_gateway::GatewayError),
     #[error("server failed: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -86,6 +127,18 @@ pub enum ServerError {
 pub async fn serve(config: ServeConfig) -> Result<(), ServerError> {
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|source| ServerError::DataDir { path: config.data_dir.clone(), source })?;
+    let file_config = match &config.config_path {
+        Some(path) => FileConfig::load(path, true)?,
+        None => FileConfig::load(&config.data_dir.join("opm.toml"), false)?,
+    };
+    let mut gateway_config = file_config.gateway;
+    gateway_config.providers.entry(opm_gateway::MOCK_PROVIDER.to_owned()).or_insert_with(|| {
+        opm_gateway::ProviderConfig::new(opm_gateway::ProviderKind::Mock)
+    });
+    let gateway = Arc::new(Gateway::new(gateway_config, PriceTable::builtin())?);
+    for (name, kind) in gateway.providers() {
+        tracing::info!(provider = %name, kind = kind.as_str(), "gateway provider");
+    }
     let store = opm_store::connect(&config.effective_database_url()).await?;
     let registry = Registry::new(store);
     match bootstrap_admin_key(registry.store().as_ref(), &config.data_dir, config.bootstrap_admin_key.as_deref()).await? {
@@ -96,7 +149,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServerError> {
         BootstrapOutcome::FromEnvironment => tracing::info!("created the first admin key from OPM_BOOTSTRAP_ADMIN_KEY"),
         BootstrapOutcome::AlreadyHadKeys => {}
     }
-    let router = build_router(AppState { registry });
+    let router = build_router(AppState { registry, gateway, recorder: Arc::new(llm::LogRecorder) });
     let listener = tokio::net::TcpListener::bind(&config.addr)
         .await
         .map_err(|source| ServerError::Bind { addr: config.addr.clone(), source })?;

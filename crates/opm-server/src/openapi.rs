@@ -18,6 +18,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
         (name = "audit", description = "The hash-chained audit trail"),
         (name = "keys", description = "API keys"),
         (name = "projects", description = "Projects (namespaces)"),
+        (name = "gateway", description = "Run prompts on models: OpenAI- and Anthropic-compatible ingress, native invoke"),
         (name = "health", description = "Liveness and readiness"),
     ),
     components(schemas(opm_api::Problem))

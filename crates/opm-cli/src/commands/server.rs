@@ -17,6 +17,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         database_url: args.store.database_url.filter(|url| !url.is_empty()),
         data_dir: args.store.data_dir,
         bootstrap_admin_key: std::env::var("OPM_BOOTSTRAP_ADMIN_KEY").ok().filter(|key| !key.is_empty()),
+        config_path: args.config,
     };
     opm_server::serve(config).await?;
     Ok(ExitCode::SUCCESS)

@@ -41,7 +41,7 @@ impl TestApp {
         let store = opm_store::connect(&url).await.unwrap();
         let registry = Registry::new(store);
         opm_server::bootstrap_admin_key(registry.store().as_ref(), dir.path(), Some(ADMIN_SECRET)).await.unwrap();
-        let router = build_router(AppState { registry: registry.clone() });
+        let router = build_router(AppState::with_default_gateway(registry.clone()).unwrap());
         Self { router, registry, _dir: dir }
     }
 

@@ -1,0 +1,255 @@
+//! The gateway flow shared by the OpenAI, Anthropic and native ingress routes: turn a parsed
+//! request into a gateway call (rendering the managed prompt it names, applying the version's model
+//! configuration), and account for the call in a generation record.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use opm_core::names::{LabelName, PromptName};
+use opm_core::template::RenderedBody;
+use opm_gateway::ingress::{IngressRequest, PromptRef};
+use opm_gateway::{
+    ChatMessage, ChatParams, ChatRequest, GatewayError, GenerationRecord, GenerationRecorder, GenerationStatus,
+    ModelTarget, Role, Usage, duration_ms,
+};
+use opm_store::Selector;
+
+use crate::AppState;
+use crate::auth::Caller;
+use crate::error::ApiError;
+
+/// Header a client may send to bound the whole call (retries and fallbacks included), in ms.
+pub const TIMEOUT_HEADER: &str = "x-opm-timeout-ms";
+/// The deadline when the client gives none.
+const DEFAULT_DEADLINE: Duration = Duration::from_secs(300);
+
+/// The managed prompt a call used.
+#[derive(Debug, Clone)]
+pub struct PromptUsed {
+    pub name: PromptName,
+    pub version: u32,
+    pub label: Option<String>,
+}
+
+/// A call ready for the gateway.
+#[derive(Debug)]
+pub struct Prepared {
+    pub request: ChatRequest,
+    pub prompt: Option<PromptUsed>,
+    /// The model the client named, echoed in responses.
+    pub requested_model: String,
+    pub stream: bool,
+    pub include_usage: bool,
+}
+
+/// Either failure a gateway route can meet before or during the upstream call.
+#[derive(Debug)]
+pub enum FlowError {
+    Api(ApiError),
+    Gateway(GatewayError),
+}
+
+impl From<ApiError> for FlowError {
+    fn from(error: ApiError) -> Self {
+        FlowError::Api(error)
+    }
+}
+
+impl From<GatewayError> for FlowError {
+    fn from(error: GatewayError) -> Self {
+        FlowError::Gateway(error)
+    }
+}
+
+impl From<opm_registry::RegistryError> for FlowError {
+    fn from(error: opm_registry::RegistryError) -> Self {
+        FlowError::Api(error.into())
+    }
+}
+
+/// Resolves and renders the referenced prompt (if any) and builds the gateway request.
+pub async fn prepare(
+    state: &AppState,
+    caller: &Caller,
+    ingress: IngressRequest,
+    timeout_ms: Option<u64>,
+) -> Result<Prepared, FlowError> {
+    let deadline = tokio::time::Instant::now() + timeout_ms.map(Duration::from_millis).unwrap_or(DEFAULT_DEADLINE);
+    let requested_model = ingress.model.clone();
+    let (stream, include_usage) = (ingress.stream, ingress.include_usage);
+    let Some(reference) = ingress.prompt_ref.clone() else {
+        let Some(target) = ingress.direct_target() else {
+            return Err(ApiError::invalid(
+                "invalid_model",
+                format!("model `{requested_model}` names no prompt and no provider: use `opm:PROMPT[@LABEL]`, `prompt_id`, or `PROVIDER/MODEL`"),
+            )
+            .into());
+        };
+        let mut request = ingress.into_chat_request(vec![target]);
+        request.deadline = Some(deadline);
+        return Ok(Prepared { request, prompt: None, requested_model, stream, include_usage });
+    };
+    let (name, selector) = selector_for(&reference)?;
+    let rendered = state.registry.render(&caller.project, &name, &selector, &reference.variables).await?;
+    let resolved = &rendered.entry.resolved;
+    let version = &resolved.version;
+    let mut messages = match &rendered.body {
+        RenderedBody::Chat { messages } => messages
+            .iter()
+            .map(|message| {
+                let role = Role::parse(&message.role).ok_or_else(|| {
+                    ApiError::invalid("invalid_content", format!("role `{}` cannot be sent to a model", message.role))
+                })?;
+                Ok(ChatMessage::new(role, message.content.clone()))
+            })
+            .collect::<Result<Vec<_>, ApiError>>()?,
+        RenderedBody::Text { text } => vec![ChatMessage::user(text.clone())],
+    };
+    let model = version.content.model.clone().unwrap_or_default();
+    let (Some(provider), Some(model_name)) = (model.provider.clone(), model.model.clone()) else {
+        return Err(ApiError::invalid(
+            "prompt_has_no_model",
+            format!("prompt `{name}` version {} has no `model.provider` and `model.model` to run on", version.version),
+        )
+        .into());
+    };
+    let mut targets = vec![ModelTarget::new(provider, model_name)];
+    targets.extend(model.fallbacks.iter().map(|f| ModelTarget::new(f.provider.clone(), f.model.clone())));
+    let params = ChatParams::from_parameters(&model.parameters)?;
+    let prompt = PromptUsed {
+        name: name.clone(),
+        version: version.version,
+        label: resolved.label.as_ref().map(|label| label.name.to_string()),
+    };
+    let tools = ingress.tools.clone().or(model.tools.clone());
+    let response_format = ingress.response_format.clone().or(model.response_format.clone());
+    let tool_choice = ingress.tool_choice.clone();
+    messages.extend(ingress.messages);
+    let request = ChatRequest {
+        targets,
+        messages,
+        params: params.overlay(ingress.params),
+        tools,
+        tool_choice,
+        response_format,
+        deadline: Some(deadline),
+    };
+    Ok(Prepared { request, prompt: Some(prompt), requested_model, stream, include_usage })
+}
+
+fn selector_for(reference: &PromptRef) -> Result<(PromptName, Selector), ApiError> {
+    let name = PromptName::parse(&reference.name)?;
+    let selector = match (&reference.label, reference.version) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid("invalid_selector", "give `prompt_label` or `prompt_version`, not both"));
+        }
+        (None, Some(version)) => Selector::Version(version),
+        (Some(label), None) => Selector::Label(LabelName::parse(label)?),
+        (None, None) => Selector::Label(LabelName::production()),
+    };
+    Ok((name, selector))
+}
+
+/// Collects what a generation record needs while a call runs, and hands the record to the
+/// recorder exactly once — when the call ends, fails, or (for streams) is dropped by the client.
+pub struct CallRecord {
+    recorder: Arc<dyn GenerationRecorder>,
+    record: Option<GenerationRecord>,
+    started: Instant,
+}
+
+impl CallRecord {
+    /// Starts accounting for a call.
+    pub fn start(state: &AppState, caller: &Caller, prepared: &Prepared, id: String, started: Instant) -> Self {
+        let first = prepared.request.targets.first();
+        let record = GenerationRecord {
+            id,
+            started_at: Utc::now(),
+            prompt: prepared.prompt.as_ref().map(|p| p.name.to_string()),
+            prompt_version: prepared.prompt.as_ref().map(|p| p.version),
+            label: prepared.prompt.as_ref().and_then(|p| p.label.clone()),
+            project: Some(caller.project.to_string()),
+            provider: first.map(|t| t.provider.clone()).unwrap_or_default(),
+            model: first.map(|t| t.model.clone()).unwrap_or_default(),
+            status: GenerationStatus::Cancelled,
+            error_kind: None,
+            latency_ms: 0.0,
+            ttft_ms: None,
+            upstream_ms: 0.0,
+            usage: Usage::default(),
+            cost_usd: None,
+            key_id: Some(caller.key.id.clone()),
+            attempts: 0,
+            fallback_index: 0,
+            streamed: prepared.stream,
+        };
+        Self { recorder: state.recorder.clone(), record: Some(record), started }
+    }
+
+    /// Notes which provider and model answer (streams know it before they finish).
+    pub fn answered_by(&mut self, provider: &str, model: &str, attempts: u32, fallback_index: usize) {
+        if let Some(record) = &mut self.record {
+            record.provider = provider.to_owned();
+            model.clone_into(&mut record.model);
+            record.attempts = attempts;
+            record.fallback_index = fallback_index;
+        }
+    }
+
+    /// Ends the call successfully.
+    pub fn succeed(&mut self, usage: Usage, cost_usd: Option<f64>, upstream: Duration, ttft: Option<Duration>) {
+        if let Some(mut record) = self.record.take() {
+            record.status = GenerationStatus::Ok;
+            record.usage = usage;
+            record.cost_usd = cost_usd;
+            record.upstream_ms = duration_ms(upstream);
+            record.ttft_ms = ttft.map(duration_ms);
+            record.latency_ms = duration_ms(self.started.elapsed());
+            self.recorder.record(record);
+        }
+    }
+
+    /// Ends the call with an error.
+    pub fn fail(&mut self, code: &str) {
+        if let Some(mut record) = self.record.take() {
+            record.status = GenerationStatus::Error;
+            record.error_kind = Some(code.to_owned());
+            record.latency_ms = duration_ms(self.started.elapsed());
+            self.recorder.record(record);
+        }
+    }
+}
+
+impl Drop for CallRecord {
+    fn drop(&mut self) {
+        if let Some(mut record) = self.record.take() {
+            record.latency_ms = duration_ms(self.started.elapsed());
+            self.recorder.record(record);
+        }
+    }
+}
+
+/// A recorder that logs each record; the telemetry work stores and exports them instead.
+pub struct LogRecorder;
+
+impl GenerationRecorder for LogRecorder {
+    fn record(&self, record: GenerationRecord) {
+        tracing::info!(
+            generation_id = %record.id,
+            prompt = record.prompt.as_deref().unwrap_or(""),
+            prompt_version = record.prompt_version,
+            label = record.label.as_deref().unwrap_or(""),
+            provider = %record.provider,
+            model = %record.model,
+            status = record.status.as_str(),
+            error = record.error_kind.as_deref().unwrap_or(""),
+            latency_ms = record.latency_ms,
+            upstream_ms = record.upstream_ms,
+            input_tokens = record.usage.input_tokens,
+            output_tokens = record.usage.output_tokens,
+            cost_usd = record.cost_usd,
+            "generation"
+        );
+    }
+}
