@@ -222,7 +222,7 @@ def toml_value(value) -> str:
 
 @dataclass
 class Provider:
-    """One `[providers.NAME]` table of the gateway config (crates/opm-gateway/src/config.rs)."""
+    """One `[gateway.providers.NAME]` table of the gateway config (crates/opm-gateway/src/config.rs)."""
 
     name: str
     type: str  # openai | anthropic | openai-compatible | mock
@@ -235,7 +235,7 @@ class Provider:
         if self.api_key_env:
             table["api_key_env"] = self.api_key_env
         table.update(self.settings)
-        return f"[providers.{self.name}]\n" + "".join(f"{k} = {toml_value(v)}\n" for k, v in table.items())
+        return f"[gateway.providers.{self.name}]\n" + "".join(f"{k} = {toml_value(v)}\n" for k, v in table.items())
 
 
 # Test upstreams fail on purpose: retry fast, and keep breakers closed unless a test wants one.
