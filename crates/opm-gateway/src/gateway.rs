@@ -279,3 +279,22 @@ impl Gateway {
         }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync>(_: &T) {}
+    fn assert_send<T: Send>(_: &T) {}
+
+    /// The server holds the gateway in an `Arc` and awaits its futures inside axum handlers.
+    #[test]
+    fn gateway_and_its_futures_are_send() {
+        let gateway = Gateway::new(GatewayConfig::default(), PriceTable::default()).unwrap();
+        assert_send_sync(&gateway);
+        assert_send(&gateway.chat(ChatRequest::default()));
+        assert_send(&gateway.chat_stream(ChatRequest::default()));
+        fn stream_bounds<S: futures::Stream + Send + Unpin>() {}
+        stream_bounds::<ChatStream>();
+    }
+}

@@ -7,22 +7,23 @@
 //!
 //! # Configuration (`opm.toml`)
 //!
-//! [`GatewayConfig`] is one `[providers.NAME]` table per provider, named as targets refer to it
-//! (`openai/gpt-4o` → provider `openai`). A `mock` provider is always present. A provider whose key
-//! variable is unset still loads (with a warning); its calls fail with `upstream_auth`.
+//! [`GatewayConfig`] is the `[gateway]` section: one `[gateway.providers.NAME]` table per provider,
+//! named as targets refer to it (`openai/gpt-4o` → provider `openai`). A `mock` provider is always
+//! present. A provider whose key variable is unset still loads (with a warning); its calls fail with
+//! `upstream_auth`.
 //!
 //! ```toml
-//! [providers.openai]
+//! [gateway.providers.openai]
 //! type = "openai"                        # openai | anthropic | openai-compatible | mock
 //! api_key_env = "OPENAI_API_KEY"         # default for type openai; or api_key_file = "/run/secrets/openai"
 //!
-//! [providers.anthropic]
+//! [gateway.providers.anthropic]
 //! type = "anthropic"                     # key from ANTHROPIC_API_KEY unless configured
 //! timeouts = { connect_ms = 5000, first_byte_ms = 60000, total_ms = 300000 }
 //! retry = { max_attempts = 3, base_delay_ms = 200, max_delay_ms = 5000 }
 //! breaker = { failure_threshold = 5, open_ms = 30000 }
 //!
-//! [providers.local]
+//! [gateway.providers.local]
 //! type = "openai-compatible"
 //! base_url = "http://127.0.0.1:8080/v1"  # includes the /v1
 //! headers = { "x-team" = "search" }
@@ -30,6 +31,7 @@
 //! ```
 //!
 //! ```
+//! // The body of the `[gateway]` section:
 //! let config: opm_gateway::GatewayConfig = toml::from_str(r#"
 //!     [providers.local]
 //!     type = "openai-compatible"

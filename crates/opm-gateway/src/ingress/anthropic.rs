@@ -106,6 +106,7 @@ fn parse_turn(index: usize, turn: &Value, messages: &mut Vec<ChatMessage>) -> Re
     };
     let mut texts = Vec::new();
     let mut tool_calls = Vec::new();
+    let mut tool_results = 0_usize;
     for block in &blocks {
         match block.get("type").and_then(Value::as_str) {
             Some("text") => texts.push(block.get("text").and_then(Value::as_str).unwrap_or_default().to_owned()),
@@ -129,6 +130,7 @@ fn parse_turn(index: usize, turn: &Value, messages: &mut Vec<ChatMessage>) -> Re
                     _ => String::new(),
                 };
                 messages.push(ChatMessage::tool(id, content));
+                tool_results += 1;
             }
             _ => {}
         }
@@ -136,7 +138,8 @@ fn parse_turn(index: usize, turn: &Value, messages: &mut Vec<ChatMessage>) -> Re
     let text = texts.join("\n");
     if role == Role::Assistant {
         messages.push(ChatMessage { tool_calls, ..ChatMessage::assistant(text) });
-    } else if !texts.is_empty() || messages.last().is_none_or(|last| last.role != Role::Tool) {
+    } else if !texts.is_empty() || tool_results == 0 {
+        // A turn of only tool results needs no user message; a turn of only images keeps an empty one.
         messages.push(ChatMessage::user(text));
     }
     Ok(())

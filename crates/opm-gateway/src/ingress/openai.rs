@@ -56,9 +56,11 @@ pub fn parse_request(body: &Value) -> Result<IngressRequest, GatewayError> {
     if let Some(value) = take(&mut body, "top_p") {
         params.top_p = Some(number("top_p", &value)?);
     }
-    let max_tokens = take(&mut body, "max_tokens");
-    if let Some(value) = take(&mut body, "max_completion_tokens").or(max_tokens) {
-        params.max_tokens = Some(positive_integer("max_completion_tokens", &value)?);
+    let max_tokens = take(&mut body, "max_tokens").map(|value| ("max_tokens", value));
+    if let Some((key, value)) =
+        take(&mut body, "max_completion_tokens").map(|value| ("max_completion_tokens", value)).or(max_tokens)
+    {
+        params.max_tokens = Some(positive_integer(key, &value)?);
     }
     if let Some(value) = take(&mut body, "stop") {
         params.stop = stop_list("stop", &value)?;

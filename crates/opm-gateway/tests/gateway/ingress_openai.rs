@@ -115,7 +115,7 @@ fn rejects_bad_requests_naming_the_parameter() {
         (json!({"model": "openai/gpt-4o", "messages": [{"role": "user", "content": "x"}], "n": 2}), "n"),
         (
             json!({"model": "openai/gpt-4o", "messages": [{"role": "user", "content": "x"}], "max_tokens": 0}),
-            "max_completion_tokens",
+            "max_tokens",
         ),
         (json!({"model": "openai/gpt-4o", "messages": [{"role": "user", "content": "x"}], "stream": "yes"}), "stream"),
         (
