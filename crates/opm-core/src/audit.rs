@@ -111,7 +111,10 @@ impl ChainVerifier {
     pub fn check(&mut self, entry: &AuditEntry) -> Result<(), ChainBreak> {
         let fail = |reason: String| ChainBreak { seq: entry.seq, reason };
         if entry.seq != self.expected_seq {
-            return Err(fail(format!("expected entry {} but found {} (entries missing)", self.expected_seq, entry.seq)));
+            return Err(fail(format!(
+                "expected entry {} but found {} (entries missing)",
+                self.expected_seq, entry.seq
+            )));
         }
         if entry.prev_hash != self.prev_hash {
             return Err(fail("prev_hash does not match the previous entry's hash".into()));

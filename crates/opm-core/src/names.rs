@@ -10,8 +10,7 @@ use crate::CoreError;
 /// The longest name accepted.
 pub const MAX_NAME_LEN: usize = 128;
 
-const NAME_RULE: &str =
-    "use 1 to 128 lowercase letters, digits, `-`, `_` or `.`, starting with a letter or digit";
+const NAME_RULE: &str = "use 1 to 128 lowercase letters, digits, `-`, `_` or `.`, starting with a letter or digit";
 
 fn check_name(what: &'static str, value: &str) -> Result<(), CoreError> {
     let valid_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.');
@@ -146,7 +145,10 @@ mod tests {
     #[test]
     fn error_names_the_value() {
         let error = LabelName::parse("Prod").unwrap_err();
-        assert_eq!(error.to_string(), "invalid label name `Prod`: use 1 to 128 lowercase letters, digits, `-`, `_` or `.`, starting with a letter or digit");
+        assert_eq!(
+            error.to_string(),
+            "invalid label name `Prod`: use 1 to 128 lowercase letters, digits, `-`, `_` or `.`, starting with a letter or digit"
+        );
     }
 
     #[test]

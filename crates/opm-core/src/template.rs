@@ -28,8 +28,7 @@ const BUILTIN_GLOBALS: [&str; 6] = ["range", "dict", "namespace", "debug", "loop
 
 static INCLUDE_STATEMENT: LazyLock<Option<Regex>> =
     LazyLock::new(|| Regex::new(r"\{%[-+]?\s*include\s+(.*?)\s*[-+]?%\}").ok());
-static STRING_LITERAL: LazyLock<Option<Regex>> =
-    LazyLock::new(|| Regex::new(r#"^(?:"([^"\\]*)"|'([^'\\]*)')$"#).ok());
+static STRING_LITERAL: LazyLock<Option<Regex>> = LazyLock::new(|| Regex::new(r#"^(?:"([^"\\]*)"|'([^'\\]*)')$"#).ok());
 
 /// A literal include reference: `name` (resolved at the caller's label) or `name@VERSION` (pinned).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

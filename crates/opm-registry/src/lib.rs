@@ -21,9 +21,7 @@ use opm_core::label::{Label, LabelTarget};
 use opm_core::names::{LabelName, ProjectName, PromptName};
 use opm_core::prompt::Prompt;
 use opm_core::template::RenderedBody;
-use opm_store::{
-    ChangeEvent, MutationContext, NewVersion, PublishOutcome, Resolved, Selector, Store,
-};
+use opm_store::{ChangeEvent, MutationContext, NewVersion, PublishOutcome, Resolved, Selector, Store};
 use serde_json::{Map, Value};
 use tokio::sync::broadcast::error::RecvError;
 
@@ -201,11 +199,7 @@ impl Registry {
     }
 
     /// Revokes a key and drops the key cache at once.
-    pub async fn revoke_key(
-        &self,
-        id: &str,
-        ctx: &MutationContext,
-    ) -> Result<opm_core::auth::ApiKey, RegistryError> {
+    pub async fn revoke_key(&self, id: &str, ctx: &MutationContext) -> Result<opm_core::auth::ApiKey, RegistryError> {
         let result = self.store.revoke_key(id, ctx).await;
         self.keys.clear();
         Ok(result?)

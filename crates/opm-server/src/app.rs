@@ -118,4 +118,3 @@ async fn problem_context(request: Request, next: Next) -> Response {
     response.extensions_mut().insert(ProblemMarker);
     response
 }
-

@@ -65,7 +65,8 @@ impl Caller {
         if self.is_global() {
             return Ok(());
         }
-        let detail = format!("this needs a global admin key; key `{}` belongs to project `{}`", self.key.name, self.project);
+        let detail =
+            format!("this needs a global admin key; key `{}` belongs to project `{}`", self.key.name, self.project);
         record_denial(state, Some(self.actor()), self.project.as_str(), &self.path, &detail, self.request_id.clone())
             .await;
         Err(ApiError::forbidden(detail).with_request_id(self.request_id.clone()))
@@ -106,8 +107,7 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let request_id =
-            parts.headers.get(REQUEST_ID_HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let request_id = parts.headers.get(REQUEST_ID_HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned);
         let path = parts.uri.path().to_owned();
         let fail = |error: ApiError| error.with_request_id(request_id.clone());
         let header = parts.headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
@@ -130,11 +130,9 @@ impl FromRequestParts<AppState> for Caller {
             return Err(fail(ApiError::unauthenticated("the API key has been revoked")));
         }
         let requested = parts.headers.get(PROJECT_HEADER).map(|value| {
-            value
-                .to_str()
-                .ok()
-                .and_then(|text| ProjectName::parse(text).ok())
-                .ok_or_else(|| ApiError::invalid("invalid_name", "the X-OPM-Project header is not a valid project name"))
+            value.to_str().ok().and_then(|text| ProjectName::parse(text).ok()).ok_or_else(|| {
+                ApiError::invalid("invalid_name", "the X-OPM-Project header is not a valid project name")
+            })
         });
         let project = match (&key.project, requested) {
             (_, Some(Err(error))) => return Err(fail(error)),

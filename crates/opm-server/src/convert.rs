@@ -70,8 +70,8 @@ pub fn model(model: &ModelConfig) -> ModelConfigDto {
 /// Wire content → validated domain content.
 pub fn content_in(dto: &ContentDto) -> Result<VersionContent, ApiError> {
     let value = serde_json::to_value(dto).map_err(|e| ApiError::invalid("invalid_content", e.to_string()))?;
-    let content: VersionContent =
-        serde_json::from_value(value).map_err(|e| ApiError::invalid("invalid_content", format!("invalid prompt content: {e}")))?;
+    let content: VersionContent = serde_json::from_value(value)
+        .map_err(|e| ApiError::invalid("invalid_content", format!("invalid prompt content: {e}")))?;
     content.validate()?;
     Ok(content)
 }

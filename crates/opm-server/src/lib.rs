@@ -95,9 +95,7 @@ impl Default for ServeConfig {
 impl ServeConfig {
     /// The database URL in effect.
     pub fn effective_database_url(&self) -> String {
-        self.database_url
-            .clone()
-            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("opm.db").display()))
+        self.database_url.clone().unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("opm.db").display()))
     }
 }
 
@@ -132,16 +130,19 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServerError> {
         None => FileConfig::load(&config.data_dir.join("opm.toml"), false)?,
     };
     let mut gateway_config = file_config.gateway;
-    gateway_config.providers.entry(opm_gateway::MOCK_PROVIDER.to_owned()).or_insert_with(|| {
-        opm_gateway::ProviderConfig::new(opm_gateway::ProviderKind::Mock)
-    });
+    gateway_config
+        .providers
+        .entry(opm_gateway::MOCK_PROVIDER.to_owned())
+        .or_insert_with(|| opm_gateway::ProviderConfig::new(opm_gateway::ProviderKind::Mock));
     let gateway = Arc::new(Gateway::new(gateway_config, PriceTable::builtin())?);
     for (name, kind) in gateway.providers() {
         tracing::info!(provider = %name, kind = kind.as_str(), "gateway provider");
     }
     let store = opm_store::connect(&config.effective_database_url()).await?;
     let registry = Registry::new(store);
-    match bootstrap_admin_key(registry.store().as_ref(), &config.data_dir, config.bootstrap_admin_key.as_deref()).await? {
+    match bootstrap_admin_key(registry.store().as_ref(), &config.data_dir, config.bootstrap_admin_key.as_deref())
+        .await?
+    {
         BootstrapOutcome::Generated { secret, path } => {
             println!("created the first admin key (shown once, also saved to {}):", path.display());
             println!("  {secret}");

@@ -24,7 +24,9 @@ pub fn page_limit(limit: Option<u32>) -> Result<u32, ApiError> {
     match limit {
         None => Ok(DEFAULT_LIMIT),
         Some(0) => Err(ApiError::invalid("invalid_query", "`limit` must be at least 1")),
-        Some(n) if n > MAX_LIMIT => Err(ApiError::invalid("invalid_query", format!("`limit` must be at most {MAX_LIMIT}"))),
+        Some(n) if n > MAX_LIMIT => {
+            Err(ApiError::invalid("invalid_query", format!("`limit` must be at most {MAX_LIMIT}")))
+        }
         Some(n) => Ok(n),
     }
 }

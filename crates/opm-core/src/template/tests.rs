@@ -98,7 +98,9 @@ fn find_includes_accepts_only_literals() {
 #[test]
 fn check_template_reports_undeclared_and_allows_loop_locals() {
     let specs: BTreeMap<String, VariableSpec> = serde_json::from_value(vars()).unwrap();
-    assert!(check_template("t", "{% for i in range(3) %}{{ i }}{{ loop.index }}{% endfor %}{{ name }}", &specs).is_ok());
+    assert!(
+        check_template("t", "{% for i in range(3) %}{{ i }}{{ loop.index }}{% endfor %}{{ name }}", &specs).is_ok()
+    );
     assert!(check_template("t", "{% set x = 1 %}{{ x }}", &specs).is_ok());
     let error = check_template("t", "{{ nmae }} {{ other }}", &specs).unwrap_err();
     assert_eq!(error.to_string(), "template `t` uses undeclared variables: nmae, other");

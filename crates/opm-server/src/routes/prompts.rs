@@ -146,4 +146,3 @@ async fn set_archived(state: AppState, caller: Caller, name: String, archived: b
     let prompt = state.registry.set_archived(&caller.project, &name, archived, &caller.context()).await?;
     Ok(Json(convert::prompt(&prompt, None)))
 }
-

@@ -57,7 +57,8 @@ pub async fn resolve(
     let name = prompt_name(&name)?;
     let selector = selector(query.label.as_deref(), query.version)?;
     let entry = state.registry.resolve(&caller.project, &name, &selector).await?;
-    let etag = HeaderValue::from_str(&entry.etag).map_err(|_| ApiError::new(opm_core::ErrorKind::Internal, "internal", "bad etag"))?;
+    let etag = HeaderValue::from_str(&entry.etag)
+        .map_err(|_| ApiError::new(opm_core::ErrorKind::Internal, "internal", "bad etag"))?;
     if headers.get(header::IF_NONE_MATCH).is_some_and(|value| etag_matches(value, &entry.etag)) {
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
     }
@@ -76,10 +77,12 @@ pub async fn resolve(
 fn etag_matches(value: &HeaderValue, etag: &str) -> bool {
     value
         .to_str()
-        .map(|text| text.split(',').any(|candidate| {
-            let candidate = candidate.trim();
-            candidate == "*" || candidate.trim_start_matches("W/") == etag
-        }))
+        .map(|text| {
+            text.split(',').any(|candidate| {
+                let candidate = candidate.trim();
+                candidate == "*" || candidate.trim_start_matches("W/") == etag
+            })
+        })
         .unwrap_or(false)
 }
 

@@ -90,7 +90,8 @@ pub async fn list_versions(
     // Distinguish "no such prompt" from "no versions".
     store.get_prompt(&caller.project, &name).await?;
     let versions = store.list_versions(&caller.project, &name, before, limit).await?;
-    let next_cursor = (versions.len() == limit as usize).then(|| versions.last().map(|v| v.version.to_string())).flatten();
+    let next_cursor =
+        (versions.len() == limit as usize).then(|| versions.last().map(|v| v.version.to_string())).flatten();
     Ok(Json(Page { items: versions.iter().map(convert::version).collect(), next_cursor }))
 }
 

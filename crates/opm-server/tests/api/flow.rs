@@ -29,7 +29,11 @@ async fn publish_label_resolve_render_rollback_audit() {
     assert_eq!(same.body["version"]["version"], 1);
 
     let second = app
-        .admin(Method::POST, "/api/v1/prompts/welcome/versions", Some(chat("Be {{ tone }}. {% include \"signature\" %}")))
+        .admin(
+            Method::POST,
+            "/api/v1/prompts/welcome/versions",
+            Some(chat("Be {{ tone }}. {% include \"signature\" %}")),
+        )
         .await;
     assert_eq!(second.body["version"]["version"], 2);
     app.publish_text("signature", "-- The {{ tone }} team", json!({"tone": {}})).await;
@@ -48,7 +52,13 @@ async fn publish_label_resolve_render_rollback_audit() {
     assert_eq!(resolved.body["label"], "production");
     let etag = resolved.headers["etag"].to_str().unwrap().to_owned();
     let not_modified = app
-        .call_with(Method::GET, "/api/v1/prompts/welcome/resolve", Some(crate::ADMIN_SECRET), None, &[("if-none-match", &etag)])
+        .call_with(
+            Method::GET,
+            "/api/v1/prompts/welcome/resolve",
+            Some(crate::ADMIN_SECRET),
+            None,
+            &[("if-none-match", &etag)],
+        )
         .await;
     assert_eq!(not_modified.status, StatusCode::NOT_MODIFIED);
 
@@ -64,7 +74,11 @@ async fn publish_label_resolve_render_rollback_audit() {
     let reply = app.admin(Method::POST, "/api/v1/prompts/welcome/render", Some(render_body.clone())).await;
     assert_eq!(reply.status, StatusCode::NOT_FOUND, "{:?}", reply.body);
     let label_sig = app
-        .admin(Method::PUT, "/api/v1/prompts/signature/labels/production", Some(json!({"version": 1, "reason": "ship"})))
+        .admin(
+            Method::PUT,
+            "/api/v1/prompts/signature/labels/production",
+            Some(json!({"version": 1, "reason": "ship"})),
+        )
         .await;
     assert_eq!(label_sig.status, StatusCode::OK);
     let reply = app.admin(Method::POST, "/api/v1/prompts/welcome/render", Some(render_body)).await;
@@ -77,14 +91,19 @@ async fn publish_label_resolve_render_rollback_audit() {
 
     // Rollback restores the previous target in one call.
     let rolled = app
-        .admin(Method::POST, "/api/v1/prompts/welcome/labels/production/rollback", Some(json!({"reason": "bad signature"})))
+        .admin(
+            Method::POST,
+            "/api/v1/prompts/welcome/labels/production/rollback",
+            Some(json!({"reason": "bad signature"})),
+        )
         .await;
     assert_eq!(rolled.status, StatusCode::OK, "{:?}", rolled.body);
     assert_eq!(rolled.body["version"], 1);
     let resolved = app.admin(Method::GET, "/api/v1/prompts/welcome/resolve", None).await;
     assert_eq!(resolved.body["version"], 1);
     let history = app.admin(Method::GET, "/api/v1/prompts/welcome/labels/production/history", None).await;
-    let kinds: Vec<&str> = history.body["items"].as_array().unwrap().iter().map(|c| c["kind"].as_str().unwrap()).collect();
+    let kinds: Vec<&str> =
+        history.body["items"].as_array().unwrap().iter().map(|c| c["kind"].as_str().unwrap()).collect();
     assert_eq!(kinds, vec!["rollback", "set", "set"]);
 
     // A reason is required, and `latest` cannot be moved.
@@ -95,7 +114,8 @@ async fn publish_label_resolve_render_rollback_audit() {
         .await;
     assert_eq!(reply.body["code"], "reserved_label");
     let labels = app.admin(Method::GET, "/api/v1/prompts/welcome/labels", None).await;
-    let names: Vec<&str> = labels.body["items"].as_array().unwrap().iter().map(|l| l["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> =
+        labels.body["items"].as_array().unwrap().iter().map(|l| l["name"].as_str().unwrap()).collect();
     assert!(names.contains(&"latest") && names.contains(&"production"), "{names:?}");
 
     // Diff.
@@ -120,8 +140,11 @@ async fn publish_label_resolve_render_rollback_audit() {
 
     // The audit trail has every change, with reasons, and verifies.
     let audit = app.admin(Method::GET, "/api/v1/audit?prompt=welcome&limit=100", None).await;
-    let actions: Vec<&str> = audit.body["items"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
-    for expected in ["prompt.create", "version.create", "label.set", "label.rollback", "prompt.archive", "prompt.restore"] {
+    let actions: Vec<&str> =
+        audit.body["items"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    for expected in
+        ["prompt.create", "version.create", "label.set", "label.rollback", "prompt.archive", "prompt.restore"]
+    {
         assert!(actions.contains(&expected), "{expected} missing from {actions:?}");
     }
     let rollback = audit.body["items"].as_array().unwrap().iter().find(|e| e["action"] == "label.rollback").unwrap();
@@ -165,7 +188,9 @@ async fn openapi_and_health() {
     let doc = app.call(Method::GET, "/openapi.json", None, None).await;
     assert_eq!(doc.status, StatusCode::OK);
     assert!(doc.body["openapi"].as_str().unwrap().starts_with("3."));
-    for path in ["/api/v1/prompts/{name}/resolve", "/api/v1/prompts/{name}/labels/{label}/rollback", "/api/v1/audit/verify"] {
+    for path in
+        ["/api/v1/prompts/{name}/resolve", "/api/v1/prompts/{name}/labels/{label}/rollback", "/api/v1/audit/verify"]
+    {
         assert!(doc.body["paths"].get(path).is_some(), "{path} missing");
     }
     assert!(doc.body["components"]["schemas"].get("Problem").is_some());

@@ -52,9 +52,11 @@ async fn gateway_app() -> GatewayApp {
     let records = Arc::new(Captured::default());
     let state = opm_server::AppState { registry: app.registry.clone(), gateway, recorder: records.clone() };
     let router = opm_server::build_router(state);
-    for (name, provider, model) in
-        [("support", "up-openai", "gpt-4o-mini"), ("claude-support", "up-anthropic", "claude-haiku-4-5"), ("limited", "up-openai", "mock-fail-429")]
-    {
+    for (name, provider, model) in [
+        ("support", "up-openai", "gpt-4o-mini"),
+        ("claude-support", "up-anthropic", "claude-haiku-4-5"),
+        ("limited", "up-openai", "mock-fail-429"),
+    ] {
         let body = json!({"content": {"type": "chat", "messages": [
             {"role": "system", "content": "You help with {{ product }}."},
             {"role": "user", "content": "Tell me about {{ product }} please"}
@@ -63,7 +65,11 @@ async fn gateway_app() -> GatewayApp {
         let reply = app.admin(Method::POST, &format!("/api/v1/prompts/{name}/versions"), Some(body)).await;
         assert!(reply.status.is_success(), "{:?}", reply.body);
         let reply = app
-            .admin(Method::PUT, &format!("/api/v1/prompts/{name}/labels/production"), Some(json!({"version": 1, "reason": "seed"})))
+            .admin(
+                Method::PUT,
+                &format!("/api/v1/prompts/{name}/labels/production"),
+                Some(json!({"version": 1, "reason": "seed"})),
+            )
             .await;
         assert_eq!(reply.status, StatusCode::OK);
     }
@@ -153,7 +159,8 @@ async fn short_form_and_plain_routing_and_anthropic_shape() {
     assert_eq!(answer["content"][0]["text"], "mock reply to: Tell me about OPM please one more question");
     assert_eq!(answer["stop_reason"], "end_turn");
     // OpenAI-shaped prompt through Anthropic-shaped ingress.
-    let body = json!({"model": "opm:support", "max_tokens": 100, "prompt_variables": {"product": "OPM"}, "messages": []});
+    let body =
+        json!({"model": "opm:support", "max_tokens": 100, "prompt_variables": {"product": "OPM"}, "messages": []});
     let reply = post(&g.router, "/v1/messages", ("x-api-key", ADMIN_SECRET), body).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
 }
@@ -199,7 +206,13 @@ async fn streams_in_the_clients_format() {
 async fn errors_come_in_the_clients_wire_format() {
     let g = gateway_app().await;
     let auth = bearer();
-    let reply = post(&g.router, "/v1/chat/completions", ("authorization", "Bearer wrong"), json!({"model": "mock/x", "messages": []})).await;
+    let reply = post(
+        &g.router,
+        "/v1/chat/completions",
+        ("authorization", "Bearer wrong"),
+        json!({"model": "mock/x", "messages": []}),
+    )
+    .await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
     assert_eq!(reply.json()["error"]["type"], "authentication_error");
 
@@ -221,7 +234,11 @@ async fn errors_come_in_the_clients_wire_format() {
     assert!(reply.json()["error"]["message"].as_str().unwrap().contains("up-openai"));
     assert!(!reply.text.contains("upstream-key"), "secrets never leak");
     let records = g.records.0.lock().unwrap().clone();
-    assert!(records.iter().any(|r| r.status == GenerationStatus::Error && r.error_kind.as_deref() == Some("upstream_rate_limited")));
+    assert!(
+        records
+            .iter()
+            .any(|r| r.status == GenerationStatus::Error && r.error_kind.as_deref() == Some("upstream_rate_limited"))
+    );
 
     let body = json!({"model": "opm:nope", "max_tokens": 5, "messages": []});
     let reply = post(&g.router, "/v1/messages", ("x-api-key", ADMIN_SECRET), body).await;
@@ -229,7 +246,13 @@ async fn errors_come_in_the_clients_wire_format() {
     assert_eq!(reply.json()["type"], "error");
     assert_eq!(reply.json()["error"]["type"], "not_found_error");
 
-    let reply = post(&g.router, "/v1/chat/completions", (auth.0, &auth.1), json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "x"}]})).await;
+    let reply = post(
+        &g.router,
+        "/v1/chat/completions",
+        (auth.0, &auth.1),
+        json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "x"}]}),
+    )
+    .await;
     assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(reply.text.contains("PROVIDER/MODEL"), "{}", reply.text);
 }
@@ -249,7 +272,9 @@ async fn native_invoke() {
     assert!(answer["usage"]["input_tokens"].as_u64().unwrap() > 0);
     assert!(answer["overhead_ms"].as_f64().unwrap() <= answer["latency_ms"].as_f64().unwrap());
 
-    let reply = post(&g.router, "/api/v1/prompts/limited/invoke", (auth.0, &auth.1), json!({"variables": {"product": "x"}})).await;
+    let reply =
+        post(&g.router, "/api/v1/prompts/limited/invoke", (auth.0, &auth.1), json!({"variables": {"product": "x"}}))
+            .await;
     assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(reply.headers["content-type"], "application/problem+json");
     assert_eq!(reply.json()["code"], "upstream_rate_limited");

@@ -99,7 +99,8 @@ impl TestApp {
 
     /// Publishes a text version and returns its number.
     pub async fn publish_text(&self, name: &str, template: &str, variables: Value) -> u64 {
-        let body = json!({"content": {"type": "text", "template": template, "variables": variables}, "message": "test"});
+        let body =
+            json!({"content": {"type": "text", "template": template, "variables": variables}, "message": "test"});
         let reply = self.admin(Method::POST, &format!("/api/v1/prompts/{name}/versions"), Some(body)).await;
         assert!(reply.status.is_success(), "{:?}", reply.body);
         reply.body["version"]["version"].as_u64().unwrap()

@@ -87,10 +87,18 @@ async fn malformed_and_oversized_bodies() {
 #[tokio::test]
 async fn render_errors_name_the_variables() {
     let app = TestApp::new().await;
-    app.publish_text("greet", "Hello {{ name }}, you have {{ n }} messages", json!({"name": {}, "n": {"type": "number"}}))
-        .await;
+    app.publish_text(
+        "greet",
+        "Hello {{ name }}, you have {{ n }} messages",
+        json!({"name": {}, "n": {"type": "number"}}),
+    )
+    .await;
     let render = |variables: serde_json::Value| {
-        app.admin(Method::POST, "/api/v1/prompts/greet/render", Some(json!({"label": "latest", "variables": variables})))
+        app.admin(
+            Method::POST,
+            "/api/v1/prompts/greet/render",
+            Some(json!({"label": "latest", "variables": variables})),
+        )
     };
     check(&render(json!({"name": "a"})).await, StatusCode::UNPROCESSABLE_ENTITY, "missing_variables", "n");
     check(

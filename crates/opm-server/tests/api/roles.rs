@@ -36,7 +36,12 @@ fn routes() -> Vec<Route> {
         route(Method::GET, "/api/v1/prompts/walk/resolve?label=latest", None, "viewer"),
         route(Method::POST, "/api/v1/prompts/walk/render", Some(json!({"label": "latest"})), "viewer"),
         route(Method::GET, "/api/v1/prompts/walk/labels", None, "viewer"),
-        route(Method::PUT, "/api/v1/prompts/walk/labels/production", Some(json!({"version": 1, "reason": "r"})), "editor"),
+        route(
+            Method::PUT,
+            "/api/v1/prompts/walk/labels/production",
+            Some(json!({"version": 1, "reason": "r"})),
+            "editor",
+        ),
         route(Method::GET, "/api/v1/prompts/walk/labels/production/history", None, "viewer"),
         route(Method::POST, "/api/v1/prompts/walk/labels/production/rollback", Some(json!({"reason": "r"})), "editor"),
         route(Method::GET, "/api/v1/audit", None, "viewer"),
@@ -46,8 +51,18 @@ fn routes() -> Vec<Route> {
         route(Method::DELETE, "/api/v1/keys/doesnotexist", None, "admin"),
         route(Method::POST, "/api/v1/projects", Some(json!({"name": "made-by-role"})), "global-admin"),
         route(Method::GET, "/api/v1/projects", None, "admin"),
-        route(Method::POST, "/v1/chat/completions", Some(json!({"model": "mock/demo", "messages": [{"role": "user", "content": "hi"}]})), "viewer"),
-        route(Method::POST, "/v1/messages", Some(json!({"model": "mock/demo", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]})), "viewer"),
+        route(
+            Method::POST,
+            "/v1/chat/completions",
+            Some(json!({"model": "mock/demo", "messages": [{"role": "user", "content": "hi"}]})),
+            "viewer",
+        ),
+        route(
+            Method::POST,
+            "/v1/messages",
+            Some(json!({"model": "mock/demo", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]})),
+            "viewer",
+        ),
         route(Method::POST, "/api/v1/prompts/walk/invoke", Some(json!({"label": "latest"})), "viewer"),
         route(Method::GET, "/healthz", None, "public"),
         route(Method::GET, "/readyz", None, "public"),
@@ -82,8 +97,7 @@ async fn route_table_covers_the_openapi_document() {
             documented.insert(format!("{} {path}", method.to_uppercase()));
         }
     }
-    let walked: BTreeSet<String> =
-        routes().iter().map(|r| format!("{} {}", r.method, template_path(r.path))).collect();
+    let walked: BTreeSet<String> = routes().iter().map(|r| format!("{} {}", r.method, template_path(r.path))).collect();
     assert_eq!(documented, walked, "every documented route must be in the role walk and vice versa");
 }
 
@@ -120,7 +134,14 @@ async fn every_route_enforces_its_role() {
                     reply.body
                 );
             } else {
-                assert_eq!(reply.status, StatusCode::FORBIDDEN, "{role} on {} {}: {:?}", route.method, route.path, reply.body);
+                assert_eq!(
+                    reply.status,
+                    StatusCode::FORBIDDEN,
+                    "{role} on {} {}: {:?}",
+                    route.method,
+                    route.path,
+                    reply.body
+                );
                 assert_eq!(reply.body["code"], "forbidden");
                 assert_eq!(reply.headers["content-type"], "application/problem+json");
             }
@@ -136,22 +157,25 @@ async fn project_keys_stay_in_their_project() {
     let created = app.admin(Method::POST, "/api/v1/projects", Some(json!({"name": "team-b"}))).await;
     assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
     let b_editor = app.key("editor", Some("team-b")).await;
-    let reply = app
-        .call(Method::POST, "/api/v1/prompts", Some(&b_editor), Some(json!({"name": "only-in-b"})))
-        .await;
+    let reply = app.call(Method::POST, "/api/v1/prompts", Some(&b_editor), Some(json!({"name": "only-in-b"}))).await;
     assert_eq!(reply.status, StatusCode::CREATED);
     assert_eq!(reply.body["project"], "team-b");
     // The default project does not see it; a global admin selects the project by header.
     let reply = app.admin(Method::GET, "/api/v1/prompts/only-in-b", None).await;
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
     let reply = app
-        .call_with(Method::GET, "/api/v1/prompts/only-in-b", Some(crate::ADMIN_SECRET), None, &[("x-opm-project", "team-b")])
+        .call_with(
+            Method::GET,
+            "/api/v1/prompts/only-in-b",
+            Some(crate::ADMIN_SECRET),
+            None,
+            &[("x-opm-project", "team-b")],
+        )
         .await;
     assert_eq!(reply.status, StatusCode::OK);
     // A project key cannot switch projects.
-    let reply = app
-        .call_with(Method::GET, "/api/v1/prompts", Some(&b_editor), None, &[("x-opm-project", "default")])
-        .await;
+    let reply =
+        app.call_with(Method::GET, "/api/v1/prompts", Some(&b_editor), None, &[("x-opm-project", "default")]).await;
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
     // An unknown project is a clear 404.
     let reply = app
