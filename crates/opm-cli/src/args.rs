@@ -65,6 +65,8 @@ pub enum Command {
     Diff(DiffArgs),
     /// Render a prompt with variables.
     Render(RenderArgs),
+    /// Run a prompt on its configured model and print the answer.
+    Invoke(RenderArgs),
     /// Move, list and inspect labels.
     #[command(subcommand)]
     Label(LabelCommand),

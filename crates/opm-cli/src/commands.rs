@@ -33,6 +33,7 @@ pub async fn run(cli: Cli, project_on_command_line: bool) -> anyhow::Result<Exit
         Command::History(args) => prompts::history(settings, &args.name).await,
         Command::Diff(args) => prompts::diff(settings, &args).await,
         Command::Render(args) => prompts::render(settings, &args).await,
+        Command::Invoke(args) => prompts::invoke(settings, &args).await,
         Command::Archive(args) => prompts::archive(settings, &args.name, true).await,
         Command::Restore(args) => prompts::archive(settings, &args.name, false).await,
         Command::Label(command) => labels::label(settings, command).await,

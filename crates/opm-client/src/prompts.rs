@@ -1,6 +1,7 @@
 //! Prompt routes: prompts, versions, diffs, resolution and rendering.
 
 use opm_api::Page;
+use opm_api::invoke::{InvokeRequest, InvokeResponse};
 use opm_api::prompts::{
     CreatePromptRequest, CreateVersionRequest, DiffDto, PromptDto, PublishResponse, ResolveDto, UpdatePromptRequest,
     VersionDto,
@@ -164,6 +165,12 @@ impl Client {
     /// `POST /api/v1/prompts/{name}/render`.
     pub async fn render(&self, name: &str, request: &RenderRequest) -> Result<RenderResponse, ClientError> {
         let url = self.endpoint(&["api", "v1", "prompts", name, "render"], &[])?;
+        self.call_with(Method::POST, url, request).await
+    }
+
+    /// `POST /api/v1/prompts/{name}/invoke`: runs the prompt on its configured model (non-streaming).
+    pub async fn invoke(&self, name: &str, request: &InvokeRequest) -> Result<InvokeResponse, ClientError> {
+        let url = self.endpoint(&["api", "v1", "prompts", name, "invoke"], &[])?;
         self.call_with(Method::POST, url, request).await
     }
 }

@@ -4,6 +4,7 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
+use opm_api::invoke::{InvokeRequest, InvokeResponse};
 use opm_api::prompts::{PromptDto, ResolveDto, VersionDto};
 use opm_api::render::{RenderRequest, RenderResponse};
 use opm_client::{PageQuery, PromptQuery, Selector};
@@ -144,6 +145,36 @@ pub async fn render(settings: &Settings, args: &RenderArgs) -> anyhow::Result<Ex
     let request = RenderRequest { label, version, variables };
     let rendered = settings.client.render(&args.name, &request).await?;
     emit(settings.output, &rendered, print_rendered)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `opm invoke NAME [--label L | --version N] --var k=v …`: runs the prompt on its model.
+pub async fn invoke(settings: &Settings, args: &RenderArgs) -> anyhow::Result<ExitCode> {
+    let variables = collect_vars(&args.vars, args.vars_file.as_deref())?;
+    let (label, version) = match selector(&args.selector, None) {
+        Some(Selector::Label(label)) => (Some(label), None),
+        Some(Selector::Version(version)) => (None, Some(version)),
+        None => (None, None),
+    };
+    let request = InvokeRequest { label, version, variables, messages: Vec::new(), stream: false };
+    let answer = settings.client.invoke(&args.name, &request).await?;
+    emit(settings.output, &answer, |answer: &InvokeResponse| {
+        println!("{}", answer.content);
+        let tokens = |n: Option<u64>| n.map_or_else(|| "?".to_owned(), |n| n.to_string());
+        let cost = answer.cost_usd.map_or_else(|| "unknown".to_owned(), |c| format!("${c:.6}"));
+        eprintln!(
+            "-- {} v{} via {}/{}: {} in / {} out tokens, cost {cost}, {:.1} ms ({:.2} ms in OPM), generation {}",
+            answer.prompt,
+            answer.version,
+            answer.provider,
+            answer.model,
+            tokens(answer.usage.input_tokens),
+            tokens(answer.usage.output_tokens),
+            answer.latency_ms,
+            answer.overhead_ms,
+            answer.generation_id
+        );
+    })?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -2,7 +2,7 @@
 
 use crate::harness::{TestServer, examples_dir};
 
-const EXAMPLES: [&str; 4] = ["tone-guide", "support-reply", "summarize", "classify-ticket"];
+const EXAMPLES: [&str; 5] = ["tone-guide", "support-reply", "summarize", "classify-ticket", "hello-mock"];
 
 fn examples() -> String {
     examples_dir().display().to_string()
@@ -15,7 +15,7 @@ fn applying_the_examples_creates_them_and_a_second_apply_is_a_noop() {
     for name in EXAMPLES {
         assert!(first.plan_line(name).starts_with("create"), "{}", first.stdout);
     }
-    assert!(first.stdout.contains("plan: 4 create, 0 new version, 0 update, 0 unchanged"), "{}", first.stdout);
+    assert!(first.stdout.contains("plan: 5 create, 0 new version, 0 update, 0 unchanged"), "{}", first.stdout);
     // The included snippet is created before the prompt that includes it.
     let tone = first.stdout.find("applied tone-guide").unwrap();
     let reply = first.stdout.find("applied support-reply").unwrap();
@@ -123,7 +123,7 @@ fn export_then_apply_is_a_noop() {
     let exported = server.path("exported");
     let exported_text = exported.display().to_string();
     let run = server.opm(&["export", &exported_text]).success();
-    assert!(run.stdout.contains("exported 4 prompt(s)"), "{}", run.stdout);
+    assert!(run.stdout.contains("exported 5 prompt(s)"), "{}", run.stdout);
     for name in EXAMPLES {
         assert!(exported.join(format!("{name}.yaml")).is_file(), "{name}.yaml missing");
     }
@@ -168,7 +168,7 @@ fn apply_json_output_is_a_report() {
     let server = TestServer::start();
     let report = server.opm(&["apply", "-f", &examples(), "-o", "json"]).success().json();
     assert_eq!(report["dry_run"], false);
-    assert_eq!(report["plan"].as_array().unwrap().len(), 4);
+    assert_eq!(report["plan"].as_array().unwrap().len(), EXAMPLES.len());
     assert!(report["plan"].as_array().unwrap().iter().all(|item| item["action"] == "create"), "{report}");
-    assert_eq!(report["applied"].as_array().unwrap().len(), 4);
+    assert_eq!(report["applied"].as_array().unwrap().len(), EXAMPLES.len());
 }

@@ -50,11 +50,11 @@ async fn listings_page_with_cursors() {
     let cursor = page.next_cursor.expect("a full page should have a next cursor");
     let second = PromptQuery { page: PageQuery { cursor: Some(cursor), limit: Some(3) }, ..PromptQuery::default() };
     let rest = client.list_prompts(&second).await.unwrap();
-    assert_eq!(rest.items.len(), 1);
+    assert_eq!(rest.items.len(), 2);
     let everything = client.list_all_prompts(&first).await.unwrap();
     let mut names: Vec<String> = everything.into_iter().map(|prompt| prompt.name).collect();
     names.sort();
-    assert_eq!(names, ["classify-ticket", "summarize", "support-reply", "tone-guide"]);
+    assert_eq!(names, ["classify-ticket", "hello-mock", "summarize", "support-reply", "tone-guide"]);
 }
 
 #[tokio::test]

@@ -97,7 +97,7 @@ fn audit_lists_changes_and_verifies_the_chain() {
 fn json_and_yaml_outputs_parse() {
     let server = with_examples();
     let prompts = server.opm(&["get", "prompts", "-o", "json"]).success().json();
-    assert_eq!(prompts.as_array().unwrap().len(), 4);
+    assert_eq!(prompts.as_array().unwrap().len(), 5);
     let tagged = server.opm(&["get", "prompts", "--tag", "support", "-o", "json"]).success().json();
     assert_eq!(tagged.as_array().unwrap().len(), 2, "{tagged}");
     let prompt = server.opm(&["get", "prompt", "classify-ticket", "-o", "json"]).success().json();
@@ -146,7 +146,7 @@ fn a_created_key_is_printed_once_and_works_within_its_role() {
     assert!(created.stderr.contains("shown only now"), "{}", created.stderr);
 
     let listed = server.opm_with_key(&secret, &["get", "prompts", "-o", "json"]).success().json();
-    assert_eq!(listed.as_array().unwrap().len(), 4);
+    assert_eq!(listed.as_array().unwrap().len(), 5);
     let denied = server.opm_with_key(&secret, &["archive", "summarize"]).failure();
     assert!(denied.stderr.contains("(code "), "{}", denied.stderr);
 
@@ -165,4 +165,18 @@ fn migrate_creates_the_sqlite_database() {
     let run = run(dir.path(), &[], &["migrate", "--data-dir", &data.display().to_string()]).success();
     assert!(run.stdout.contains("database is up to date"), "{}", run.stdout);
     assert!(data.join("opm.db").is_file());
+}
+
+#[test]
+fn invoke_runs_a_prompt_on_the_mock_provider() {
+    let server = with_examples();
+    server.opm(&["label", "set", "hello-mock", "production", "1", "--reason", "go"]).success();
+    let run = server.opm(&["invoke", "hello-mock", "--var", "name=Ada"]).success();
+    assert_eq!(run.stdout.trim(), "mock reply to: Say hello to Ada in one sentence.");
+    assert!(run.stderr.contains("hello-mock v1 via mock/"), "{}", run.stderr);
+    let answer = server.opm(&["invoke", "hello-mock", "--var", "name=Ada", "-o", "json"]).success().json();
+    assert_eq!(answer["provider"], "mock");
+    assert!(answer["usage"]["output_tokens"].as_u64().unwrap() > 0);
+    let missing = server.opm(&["invoke", "hello-mock"]).failure();
+    assert!(missing.stderr.contains("missing required variables: name"), "{}", missing.stderr);
 }
