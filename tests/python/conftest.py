@@ -35,6 +35,7 @@ MOCKS = {
     "down": ["--fault", "status=503,retry-after=0"],
     "reset": ["--fault", "reset-after=3"],
     "cut": ["--fault", "error-after=3"],
+    "malformed": ["--fault", "malformed"],
 }
 
 # Prompts seeded once per session: name -> (provider, model).
@@ -102,10 +103,13 @@ def gateway(mocks, log_dir) -> Gateway:
     # The two everyday providers, under the names the brief's config example uses.
     providers.append(openai_provider("up-openai", mocks["main"]))
     providers.append(anthropic_provider("up-anthropic", mocks["main"]))
+    # The main upstream, with a key it refuses.
+    providers.append(harness.Provider("up-badkey-openai", "openai", f"{mocks['main'].url}/v1", "UP_WRONG_KEY",
+                                      harness.FAST_FAILURE_SETTINGS))
     # A breaker that opens after two failed attempts (no retries), for test_breaker_opens.
     providers.append(openai_provider("up-breaker-openai", mocks["down"], retry={"max_attempts": 1},
                                      breaker={"failure_threshold": 2, "open_ms": 600000}))
-    opm = harness.start_opm(log_dir / "opm", providers)
+    opm = harness.start_opm(log_dir / "opm", providers, {"UP_WRONG_KEY": "sk-not-the-upstream-key"})
     try:
         versions = {}
         for name, (provider, model) in PROMPTS.items():

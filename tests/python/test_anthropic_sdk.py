@@ -117,11 +117,21 @@ def test_stream_true(gateway, claude, prompt):
     assert kinds[1] == "content_block_start" and "content_block_stop" in kinds and kinds[-2] == "message_delta", kinds
     text = "".join(e.delta.text for e in events if e.type == "content_block_delta" and e.delta.type == "text_delta")
     assert text == summary_reply(QUESTION)
-    start = events[0].message
-    assert start.usage.input_tokens == message_tokens(SYSTEM_RENDERED) + message_tokens(QUESTION)
     (delta,) = [e for e in events if e.type == "message_delta"]
     assert delta.delta.stop_reason == "end_turn"
     assert delta.usage.output_tokens == words(text)
+    # Current Anthropic streams repeat the (cumulative) input tokens in message_delta.
+    assert delta.usage.input_tokens == message_tokens(SYSTEM_RENDERED) + message_tokens(QUESTION)
+
+
+@pytest.mark.xfail(strict=True, reason="OPM bug: message_start carries usage.input_tokens=0 although the Anthropic "
+                                       "upstream's message_start reported the real count (it only arrives in "
+                                       "message_delta)")
+def test_stream_message_start_input_tokens_from_anthropic_upstream(claude):
+    events = list(claude.messages.create(model="opm:support-claude", max_tokens=MAX_TOKENS, messages=user(),
+                                         stream=True, extra_body={"prompt_variables": VARS}))
+    assert events[0].type == "message_start"
+    assert events[0].message.usage.input_tokens == message_tokens(SYSTEM_RENDERED) + message_tokens(QUESTION)
 
 
 # --- tools -------------------------------------------------------------------------------------------

@@ -227,3 +227,25 @@ def test_tool_call_round_trip(oai, provider):
     second = oai.chat.completions.create(model=f"{provider}/tool-model", messages=messages, max_tokens=64)
     assert second.choices[0].finish_reason == "stop"
     assert second.choices[0].message.content.startswith(MOCK_PREFIX)
+
+
+# --- concurrency -------------------------------------------------------------------------------------
+
+
+def test_concurrent_streams_do_not_mix(gateway):
+    """Eight streams at once, each with its own question, through both upstream formats: every client gets
+    exactly its own answer."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(i: int) -> tuple[str, str]:
+        question = f"question number {i} about wheel {i * 7} and bearing {i * 13}"
+        client = gateway.openai()
+        stream = client.chat.completions.create(
+            model="opm:support" if i % 2 else "opm:support-claude", messages=user(question), stream=True,
+            stream_options={"include_usage": True}, extra_body={"prompt_variables": VARS})
+        return question, "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(one, range(8)))
+    for question, content in results:
+        assert content == summary_reply(question)
