@@ -160,3 +160,13 @@ def test_tool_use_round_trip(claude, provider):
     second = claude.messages.create(model=f"{provider}/tool-model", max_tokens=MAX_TOKENS, messages=messages)
     assert second.stop_reason == "end_turn"
     assert second.content[0].type == "text" and second.content[0].text.startswith(MOCK_PREFIX)
+
+
+@pytest.mark.parametrize("provider", ["up-anthropic", "up-openai"])
+def test_streamed_tool_use(claude, provider):
+    with claude.messages.stream(model=f"{provider}/tool-model", max_tokens=MAX_TOKENS, tools=[WEATHER_TOOL],
+                                messages=[{"role": "user", "content": "weather in Paris call:get_weather"}]) as stream:
+        final = stream.get_final_message()
+    assert final.stop_reason == "tool_use"
+    (use,) = [block for block in final.content if block.type == "tool_use"]
+    assert use.name == "get_weather" and use.input == {"query": "weather in Paris"} and use.id

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import openai
 import pytest
 
 from conftest import PRODUCT, SYSTEM_RENDERED
@@ -249,3 +250,46 @@ def test_concurrent_streams_do_not_mix(gateway):
         results = list(pool.map(one, range(8)))
     for question, content in results:
         assert content == summary_reply(question)
+
+
+@pytest.mark.parametrize("provider", ["up-openai", "up-anthropic"])
+def test_streamed_tool_call(oai, provider):
+    stream = oai.chat.completions.create(model=f"{provider}/tool-model", stream=True, tools=[WEATHER_TOOL],
+                                         messages=[{"role": "user", "content": "weather in Paris call:get_weather"}])
+    calls: dict[int, dict] = {}
+    finish = []
+    for chunk in stream:
+        if not chunk.choices:
+            continue
+        for delta in chunk.choices[0].delta.tool_calls or []:
+            call = calls.setdefault(delta.index, {"id": None, "name": "", "arguments": ""})
+            call["id"] = call["id"] or delta.id
+            if delta.function:
+                call["name"] += delta.function.name or ""
+                call["arguments"] += delta.function.arguments or ""
+        if chunk.choices[0].finish_reason:
+            finish.append(chunk.choices[0].finish_reason)
+    assert list(calls) == [0] and calls[0]["id"] and calls[0]["name"] == "get_weather", calls
+    assert json.loads(calls[0]["arguments"]) == {"query": "weather in Paris"}
+    assert finish == ["tool_calls"]
+
+
+# --- request validation --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", [
+    ("n=2", {"model": "up-openai/m", "n": 2}, 400),
+    ("undeclared variable", {"model": "opm:support", "extra_body": {"prompt_variables": {**VARS, "nope": "x"}}}, 422),
+    ("no such version", {"model": "m", "extra_body": {"prompt_id": "support", "prompt_version": 99,
+                                                      "prompt_variables": VARS}}, 404),
+    ("label and version", {"model": "m", "extra_body": {"prompt_id": "support", "prompt_version": 1,
+                                                        "prompt_label": "production", "prompt_variables": VARS}}, 400),
+    ("prompt_id disagrees with model", {"model": "opm:support-claude",
+                                        "extra_body": {"prompt_id": "support", "prompt_variables": VARS}}, 400),
+    ("model names no provider", {"model": "gpt-4o-mini"}, (400, 422)),
+], ids=lambda case: case[0])
+def test_request_validation(oai, case):
+    _, kwargs, status = case
+    with pytest.raises(openai.APIStatusError) as caught:
+        oai.chat.completions.create(messages=user(), **kwargs)
+    assert caught.value.status_code in (status if isinstance(status, tuple) else (status,)), caught.value
