@@ -36,6 +36,8 @@ MOCKS = {
     "reset": ["--fault", "reset-after=3"],
     "cut": ["--fault", "error-after=3"],
     "malformed": ["--fault", "malformed"],
+    "cached": ["--fault", "cached=5"],
+    "drip": ["--fault", "drip=60"],
 }
 
 # Prompts seeded once per session: name -> (provider, model).
