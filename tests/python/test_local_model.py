@@ -26,7 +26,7 @@ pytestmark = [
         reason="LOCAL MODEL TESTS SKIPPED: set OPM_LOCAL_MODEL=1 to run a real LLM (llama.cpp + SmolLM2-135M) "
                "behind OPM; CI sets it",
     ),
-    pytest.mark.timeout(900),
+    pytest.mark.timeout(1500),  # a cold `setup` builds llama.cpp (~4 min) inside the first test's fixture
 ]
 
 QUESTION = "Name one thing skates need. Answer in a few words."
