@@ -14,5 +14,8 @@ scripts/with-postgres.sh cargo nextest run --workspace --no-fail-fast "$@"
 if [ -d tests/python ]; then
   cargo build -q -p opm-cli -p opm-mock-llm
   python=$(scripts/python-env.sh)
+  if [ "${OPM_LOCAL_MODEL:-0}" = "1" ]; then
+    scripts/local-model.sh setup   # builds llama.cpp's server once (~4 min cold), cached after
+  fi
   "$python" -m pytest tests/python -q
 fi

@@ -124,9 +124,6 @@ def test_stream_true(gateway, claude, prompt):
     assert delta.usage.input_tokens == message_tokens(SYSTEM_RENDERED) + message_tokens(QUESTION)
 
 
-@pytest.mark.xfail(strict=True, reason="OPM bug: message_start carries usage.input_tokens=0 although the Anthropic "
-                                       "upstream's message_start reported the real count (it only arrives in "
-                                       "message_delta)")
 def test_stream_message_start_input_tokens_from_anthropic_upstream(claude):
     events = list(claude.messages.create(model="opm:support-claude", max_tokens=MAX_TOKENS, messages=user(),
                                          stream=True, extra_body={"prompt_variables": VARS}))

@@ -12,8 +12,9 @@ use crate::{FinishReason, GatewayError, Usage};
 /// a failure after `Start` arrives as an `Err` item instead of `Finish`, never as a silent end.
 #[derive(Debug, Clone, PartialEq)]
 pub enum StreamEvent {
-    /// The upstream accepted the call: its response id, the provider that answers and its model name.
-    Start { id: String, provider: String, model: String },
+    /// The upstream accepted the call: its response id, the provider that answers and its model name,
+    /// and the usage known at the start (Anthropic reports input tokens here; others report none).
+    Start { id: String, provider: String, model: String, usage: Usage },
     /// More assistant text.
     TextDelta(String),
     /// A piece of tool call number `index` (0-based, in call order): `id` and `name` come with the

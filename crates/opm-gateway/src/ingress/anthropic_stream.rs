@@ -6,7 +6,7 @@
 use serde_json::{Value, json};
 
 use super::anthropic::{error_json, usage_json};
-use crate::{GatewayError, StreamEvent};
+use crate::{GatewayError, StreamEvent, Usage};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Block {
@@ -47,7 +47,7 @@ impl StreamEncoder {
         }
         let mut out = String::new();
         match event {
-            StreamEvent::Start { id, .. } => self.start(id, &mut out),
+            StreamEvent::Start { id, usage, .. } => self.start_with(id, usage, &mut out),
             StreamEvent::TextDelta(text) => {
                 self.open_block(Block::Text, None, None, &mut out);
                 let index = self.open.map_or(0, |(index, _)| index);
@@ -92,6 +92,11 @@ impl StreamEncoder {
     }
 
     fn start(&mut self, id: &str, out: &mut String) {
+        self.start_with(id, &Usage::default(), out);
+    }
+
+    /// `message_start`, carrying the input tokens when the upstream reported them at the start.
+    fn start_with(&mut self, id: &str, usage: &Usage, out: &mut String) {
         if self.started {
             return;
         }
@@ -104,7 +109,7 @@ impl StreamEncoder {
             "content": [],
             "stop_reason": null,
             "stop_sequence": null,
-            "usage": { "input_tokens": 0, "output_tokens": 0 },
+            "usage": usage_json(usage),
         });
         out.push_str(&frame("message_start", &json!({ "type": "message_start", "message": message })));
     }

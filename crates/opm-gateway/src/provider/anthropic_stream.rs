@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 use super::anthropic::parse_usage;
 use super::sse::{bad_stream, in_stream_error};
-use crate::{FinishReason, GatewayError, StreamEvent};
+use crate::{FinishReason, GatewayError, StreamEvent, Usage};
 
 /// The state of one Messages stream.
 #[derive(Debug)]
@@ -51,10 +51,13 @@ impl AnthropicStreamParser {
                     .ok_or_else(|| bad_stream(&self.provider, "`message_start` without a message"))?;
                 self.merge_usage(message.get("usage"));
                 self.started = true;
+                let usage = message.get("usage").map(|usage| parse_usage(Some(usage))).unwrap_or_default();
+                let usage = Usage { output_tokens: None, ..usage };
                 events.push(StreamEvent::Start {
                     id: text(message, "id"),
                     provider: self.provider.clone(),
                     model: text(message, "model"),
+                    usage,
                 });
             }
             "content_block_start" => {
@@ -209,7 +212,8 @@ mod tests {
                 StreamEvent::Start {
                     id: "msg_1".into(),
                     provider: "anthropic".into(),
-                    model: "claude-haiku-4-5".into()
+                    model: "claude-haiku-4-5".into(),
+                    usage: Usage { input_tokens: Some(30), output_tokens: None, cached_input_tokens: Some(20) },
                 },
                 StreamEvent::TextDelta("Let me check.".into()),
                 StreamEvent::ToolCallDelta {

@@ -32,6 +32,7 @@ pub(crate) fn stream_events(provider: &str, model: &str, request: &ChatRequest) 
         id: format!("mock-{}", uuid::Uuid::now_v7().simple()),
         provider: provider.to_owned(),
         model: model.to_owned(),
+        usage: Usage::default(),
     }];
     events.extend(word_pieces(&reply.text).into_iter().map(StreamEvent::TextDelta));
     if let Some(call) = reply.tool_call {

@@ -50,6 +50,7 @@ impl OpenAiStreamParser {
                 id: text(&chunk, "id"),
                 provider: self.provider.clone(),
                 model: text(&chunk, "model"),
+                usage: Usage::default(),
             });
         }
         if let Some(usage) = chunk.get("usage").filter(|usage| usage.is_object()) {
@@ -162,7 +163,12 @@ mod tests {
         assert_eq!(
             events,
             [
-                StreamEvent::Start { id: "c1".into(), provider: "openai".into(), model: "gpt-4o".into() },
+                StreamEvent::Start {
+                    id: "c1".into(),
+                    provider: "openai".into(),
+                    model: "gpt-4o".into(),
+                    usage: Usage::default()
+                },
                 StreamEvent::TextDelta("Hi".into()),
                 StreamEvent::ToolCallDelta {
                     index: 0,

@@ -152,7 +152,12 @@ fn message_objects_golden() {
 #[test]
 fn stream_encoder_golden() {
     let events = [
-        StreamEvent::Start { id: "chatcmpl-5".into(), provider: "openai".into(), model: "gpt-4o".into() },
+        StreamEvent::Start {
+            id: "chatcmpl-5".into(),
+            provider: "openai".into(),
+            model: "gpt-4o".into(),
+            usage: opm_gateway::Usage::default(),
+        },
         StreamEvent::TextDelta("Let me".into()),
         StreamEvent::TextDelta(" check.".into()),
         StreamEvent::ToolCallDelta {
@@ -178,7 +183,7 @@ fn stream_encoder_golden() {
         [
             json!({"type": "message_start", "message": {"id": "chatcmpl-5", "type": "message", "role": "assistant",
                 "model": "openai/gpt-4o", "content": [], "stop_reason": null, "stop_sequence": null,
-                "usage": {"input_tokens": 0, "output_tokens": 0}}}),
+                "usage": {"input_tokens": 0, "cache_read_input_tokens": 0, "output_tokens": 0}}}),
             json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
             json!({"type": "ping"}),
             json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Let me"}}),

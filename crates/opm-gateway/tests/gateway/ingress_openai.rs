@@ -188,7 +188,12 @@ fn completion_objects_golden() {
 
 fn events() -> Vec<StreamEvent> {
     vec![
-        StreamEvent::Start { id: "chatcmpl-9".into(), provider: "openai".into(), model: "gpt-4o".into() },
+        StreamEvent::Start {
+            id: "chatcmpl-9".into(),
+            provider: "openai".into(),
+            model: "gpt-4o".into(),
+            usage: opm_gateway::Usage::default(),
+        },
         StreamEvent::TextDelta("Hi".into()),
         StreamEvent::ToolCallDelta {
             index: 0,
