@@ -21,6 +21,10 @@ use clap::{CommandFactory, FromArgMatches};
 
 use crate::args::Cli;
 
+/// mimalloc: allocation showed up as ~10% of the render hot path's profile with glibc malloc.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     // reqwest is built without a bundled crypto provider; HTTPS uses ring's.

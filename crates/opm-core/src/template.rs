@@ -124,11 +124,19 @@ pub fn bind_variables(
     specs: &BTreeMap<String, VariableSpec>,
     given: &Map<String, Value>,
 ) -> Result<Map<String, Value>, CoreError> {
-    let undeclared: Vec<String> = given.keys().filter(|name| !specs.contains_key(*name)).cloned().collect();
-    if !undeclared.is_empty() {
+    Ok(bind_refs(specs, given)?.into_iter().map(|(name, value)| (name.to_owned(), value.clone())).collect())
+}
+
+/// [`bind_variables`] without copying values: the bound names and values, borrowed.
+fn bind_refs<'a>(
+    specs: &'a BTreeMap<String, VariableSpec>,
+    given: &'a Map<String, Value>,
+) -> Result<BTreeMap<&'a str, &'a Value>, CoreError> {
+    if given.keys().any(|name| !specs.contains_key(name)) {
+        let undeclared = given.keys().filter(|name| !specs.contains_key(*name)).cloned().collect();
         return Err(CoreError::UndeclaredVariables { names: undeclared, declared: specs.keys().cloned().collect() });
     }
-    let mut bound = Map::new();
+    let mut bound = BTreeMap::new();
     let mut missing = Vec::new();
     for (name, spec) in specs {
         match given.get(name).or(spec.default.as_ref()) {
@@ -140,7 +148,7 @@ pub fn bind_variables(
                         actual: json_type_name(value).to_owned(),
                     });
                 }
-                bound.insert(name.clone(), value.clone());
+                bound.insert(name.as_str(), value);
             }
             None if spec.required => missing.push(name.clone()),
             None => {}
@@ -199,7 +207,7 @@ impl CompiledPrompt {
 
     /// Binds `given` against the declarations and renders every template.
     pub fn render(&self, given: &Map<String, Value>) -> Result<RenderedBody, CoreError> {
-        let bound = bind_variables(&self.variables, given)?;
+        let bound = bind_refs(&self.variables, given)?;
         let context = minijinja::Value::from(minijinja::value::Serde(&bound));
         let mut total = 0usize;
         let mut rendered = Vec::with_capacity(self.parts.len());
