@@ -132,7 +132,8 @@ impl Registry {
         Ok(Rendered { entry: entry.clone(), body, included: compiled.included.clone() })
     }
 
-    /// Publishes a version and drops what the cache holds for the prompt.
+    /// Publishes a version and drops what the cache holds for the prompt. The store validates the
+    /// content (the HTTP layer already has, when converting it), so nothing is checked twice here.
     pub async fn publish_version(
         &self,
         project: &ProjectName,
@@ -140,7 +141,6 @@ impl Registry {
         new: &NewVersion,
         ctx: &MutationContext,
     ) -> Result<PublishOutcome, RegistryError> {
-        new.content.validate()?;
         let outcome = self.store.publish_version(project, name, new, ctx).await;
         self.cache.invalidate_prompt(project, name);
         Ok(outcome?)
@@ -156,9 +156,6 @@ impl Registry {
         reason: &str,
         ctx: &MutationContext,
     ) -> Result<Label, RegistryError> {
-        opm_core::label::check_movable(label)?;
-        target.validate()?;
-        opm_core::prompt::check_text("reason", reason, true)?;
         let result = self.store.set_label(project, name, label, target, reason, ctx).await;
         self.cache.invalidate_prompt(project, name);
         Ok(result?)
@@ -173,8 +170,6 @@ impl Registry {
         reason: &str,
         ctx: &MutationContext,
     ) -> Result<Label, RegistryError> {
-        opm_core::label::check_movable(label)?;
-        opm_core::prompt::check_text("reason", reason, true)?;
         let result = self.store.rollback_label(project, name, label, reason, ctx).await;
         self.cache.invalidate_prompt(project, name);
         Ok(result?)
