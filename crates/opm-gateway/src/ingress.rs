@@ -61,6 +61,7 @@ impl IngressRequest {
             tool_choice: self.tool_choice,
             response_format: self.response_format,
             deadline: None,
+            traceparent: None,
         }
     }
 }

@@ -126,7 +126,7 @@ impl Provider {
             Transport::Mock => Ok(mock::complete(model, request)),
             Transport::Http(upstream) => {
                 let body = upstream.wire.request_body(model, request, false);
-                let json = upstream.post_json(&self.name, &body, deadlines).await?;
+                let json = upstream.post_json(&self.name, &body, request.traceparent.as_deref(), deadlines).await?;
                 upstream.wire.parse_response(&self.name, &json)
             }
         }
@@ -143,7 +143,7 @@ impl Provider {
             Transport::Mock => Ok(UpstreamEvents::fixed(mock::stream_events(&self.name, model, request))),
             Transport::Http(upstream) => {
                 let body = upstream.wire.request_body(model, request, true);
-                let response = upstream.post(&self.name, &body, deadlines).await?;
+                let response = upstream.post(&self.name, &body, request.traceparent.as_deref(), deadlines).await?;
                 Ok(UpstreamEvents::sse(&self.name, upstream.wire, response))
             }
         }

@@ -41,6 +41,8 @@ pub struct ChatRequest {
     pub response_format: Option<Value>,
     /// The whole call, retries and fallbacks included, must end by then.
     pub deadline: Option<tokio::time::Instant>,
+    /// A W3C `traceparent` sent upstream, so the provider's spans join the caller's trace.
+    pub traceparent: Option<String>,
 }
 
 /// Sampling parameters.

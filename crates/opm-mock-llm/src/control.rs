@@ -58,3 +58,8 @@ pub(crate) async fn reset_request_count(
     state.reset_count(key);
     Json(json!({ "key": key, "count": 0 }))
 }
+
+/// `GET /mock/last-traceparent`: `{"traceparent": "00-…"}` of the latest completion request, or null.
+pub(crate) async fn last_traceparent(State(state): State<Arc<AppState>>) -> Json<Value> {
+    Json(json!({ "traceparent": state.last_traceparent() }))
+}

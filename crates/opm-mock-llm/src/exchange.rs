@@ -26,6 +26,7 @@ pub(crate) struct Exchange {
 pub(crate) async fn begin(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Exchange, Failure> {
     let key = header_text(headers, KEY_HEADER).unwrap_or_default();
     let request_number = state.record_request(key);
+    state.remember_traceparent(header_text(headers, "traceparent"));
     let header_fault = match headers.get(FAULT_HEADER) {
         None => Fault::default(),
         Some(value) => {

@@ -25,6 +25,7 @@ fn router_with_state(state: Arc<AppState>) -> Router {
         .route("/v1/models", get(control::models))
         .route("/healthz", get(control::healthz))
         .route("/mock/requests", get(control::request_count).delete(control::reset_request_count))
+        .route("/mock/last-traceparent", get(control::last_traceparent))
         .with_state(state)
 }
 
@@ -79,6 +80,11 @@ impl MockServer {
     /// Completion requests counted so far under `x-mock-key: key` (same as `GET /mock/requests?key=`).
     pub fn request_count(&self, key: &str) -> u64 {
         self.state.request_count(key)
+    }
+
+    /// The `traceparent` header of the latest completion request (same as `GET /mock/last-traceparent`).
+    pub fn last_traceparent(&self) -> Option<String> {
+        self.state.last_traceparent()
     }
 
     /// Stops accepting connections and waits for open ones to finish.

@@ -13,11 +13,18 @@ pub(crate) struct AppState {
     pub(crate) config: MockConfig,
     request_counts: Mutex<HashMap<String, u64>>,
     id_sequence: AtomicU64,
+    /// The W3C `traceparent` of the latest completion request (None when it sent none).
+    last_traceparent: Mutex<Option<String>>,
 }
 
 impl AppState {
     pub(crate) fn new(config: MockConfig) -> Self {
-        Self { config, request_counts: Mutex::new(HashMap::new()), id_sequence: AtomicU64::new(1) }
+        Self {
+            config,
+            request_counts: Mutex::new(HashMap::new()),
+            id_sequence: AtomicU64::new(1),
+            last_traceparent: Mutex::new(None),
+        }
     }
 
     /// Counts one completion request for `key` and returns its 1-based number.
@@ -26,6 +33,16 @@ impl AppState {
         let count = counts.entry(key.to_owned()).or_insert(0);
         *count += 1;
         *count
+    }
+
+    /// Keeps the latest completion request's `traceparent`, so tests can check trace propagation.
+    pub(crate) fn remember_traceparent(&self, traceparent: Option<&str>) {
+        *self.last_traceparent.lock().unwrap_or_else(PoisonError::into_inner) = traceparent.map(str::to_owned);
+    }
+
+    /// The latest completion request's `traceparent`.
+    pub(crate) fn last_traceparent(&self) -> Option<String> {
+        self.last_traceparent.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
     /// How many completion requests `key` has made so far.

@@ -91,12 +91,16 @@ impl HttpUpstream {
         &self,
         provider: &str,
         body: &Value,
+        traceparent: Option<&str>,
         deadlines: &Deadlines,
     ) -> Result<reqwest::Response, GatewayError> {
         if let Some(reason) = &self.missing_key {
             return Err(GatewayError::Auth { provider: provider.to_owned(), status: None, message: reason.clone() });
         }
-        let request = self.client.post(&self.url).headers(self.headers.clone()).json(body);
+        let mut request = self.client.post(&self.url).headers(self.headers.clone()).json(body);
+        if let Some(value) = traceparent.and_then(|value| HeaderValue::from_str(value).ok()) {
+            request = request.header("traceparent", value);
+        }
         let response = match timeout_at(deadlines.first_byte_at(), request.send()).await {
             Err(_) => return Err(deadlines.first_byte_error()),
             Ok(Err(error)) => return Err(transport_error(provider, &error, deadlines)),
@@ -113,9 +117,10 @@ impl HttpUpstream {
         &self,
         provider: &str,
         body: &Value,
+        traceparent: Option<&str>,
         deadlines: &Deadlines,
     ) -> Result<Value, GatewayError> {
-        let response = self.post(provider, body, deadlines).await?;
+        let response = self.post(provider, body, traceparent, deadlines).await?;
         let bytes = match timeout_at(deadlines.end_at(), response.bytes()).await {
             Err(_) => return Err(deadlines.end_error()),
             Ok(Err(error)) => return Err(transport_error(provider, &error, deadlines)),

@@ -167,3 +167,21 @@ async fn malformed_answers_are_bad_responses() {
     let error = gateway.chat(request(&[], USER)).await.unwrap_err();
     assert_eq!(error.code(), "invalid_request");
 }
+
+#[tokio::test]
+async fn traceparent_is_sent_upstream_for_both_formats_and_streams() {
+    let server = mock().await;
+    let gateway = gateway(vec![("openai", openai(&server, "")), ("claude", anthropic(&server, ""))]);
+    let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    for target in ["openai/gpt-4o", "claude/claude-haiku-4-5"] {
+        let mut traced = request(&[target], USER);
+        traced.traceparent = Some(traceparent.to_owned());
+        gateway.chat(traced.clone()).await.unwrap();
+        assert_eq!(server.last_traceparent().as_deref(), Some(traceparent), "{target}");
+        gateway.chat(request(&[target], USER)).await.unwrap();
+        assert_eq!(server.last_traceparent(), None, "{target}: no traceparent, none sent");
+        let stream = gateway.chat_stream(traced).await.unwrap();
+        drop(stream);
+        assert_eq!(server.last_traceparent().as_deref(), Some(traceparent), "{target} streamed");
+    }
+}
