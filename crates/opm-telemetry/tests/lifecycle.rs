@@ -1,9 +1,10 @@
 //! Telemetry that is off does nothing, reports no trace id and sends nothing; a signal turned off
-//! alone stays off; gRPC export outside a Tokio runtime is an error, not a panic.
+//! alone stays off; shutdown is bounded when the collector never answers; gRPC export outside a
+//! Tokio runtime and invalid endpoints are errors, not panics.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use http::{HeaderMap, HeaderValue};
 use opm_otlp_receiver::OtlpReceiver;
@@ -62,11 +63,35 @@ async fn metrics_only_builds_no_spans() {
         duration: Duration::from_millis(5),
         ..ModelCallMetrics::default()
     });
-    telemetry.shutdown().await;
+    let blocking = telemetry.clone();
+    tokio::task::spawn_blocking(move || blocking.shutdown_blocking()).await.unwrap();
     telemetry.shutdown().await;
     let metrics = receiver.wait_for_metrics(|metrics| !metrics.is_empty(), Duration::from_secs(20)).await.unwrap();
     assert!(metrics.iter().all(|metric| metric.name == genai::METRIC_OPERATION_DURATION), "{metrics:#?}");
     assert!(receiver.spans().is_empty());
+}
+
+/// A collector that accepts connections (the kernel completes the handshake) but never answers.
+async fn black_hole() -> (tokio::net::TcpListener, String) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    (listener, endpoint)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_is_bounded_when_the_collector_never_answers() {
+    for protocol in [OtlpProtocol::HttpProtobuf, OtlpProtocol::Grpc] {
+        let (_listener, endpoint) = black_hole().await;
+        let config =
+            OtelConfig { shutdown_timeout: Duration::from_millis(500), ..OtelConfig::otlp(protocol, &endpoint) };
+        let telemetry = Telemetry::init(config).unwrap();
+        telemetry.server_span("GET", "/healthz", &HeaderMap::new()).finish(200);
+        telemetry.record_model_call(&ModelCallMetrics { operation: "chat", ..ModelCallMetrics::default() });
+        let started = Instant::now();
+        telemetry.shutdown().await;
+        let waited = started.elapsed();
+        assert!(waited < Duration::from_secs(3), "{protocol:?}: shutdown took {waited:?}");
+    }
 }
 
 #[test]
