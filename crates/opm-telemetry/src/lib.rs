@@ -34,7 +34,7 @@ use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
 
 pub use config::{DEFAULT_SERVICE_NAME, DEFAULT_SHUTDOWN_TIMEOUT, OtelConfig, OtlpProtocol, SignalExport};
 pub use metrics::ModelCallMetrics;
-pub use model::{ModelCallOutcome, ModelCallStart, ModelSpan};
+pub use model::{MAX_CONTENT_BYTES, ModelCallOutcome, ModelCallStart, ModelSpan};
 /// A span context to pass between the middleware, handlers and [`Telemetry::model_span`]
 /// (`opentelemetry::Context`; empty when tracing is off).
 pub use opentelemetry::Context as TraceContext;

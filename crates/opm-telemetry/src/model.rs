@@ -31,7 +31,7 @@ pub struct ModelCallStart<'a> {
     pub server_address: Option<&'a str>,
     pub server_port: Option<u16>,
     /// `gen_ai.input.messages` as JSON; recorded only when content capture is on (see
-    /// [`Telemetry::captures_content`]: do not build it otherwise).
+    /// [`Telemetry::captures_content`]: do not build it otherwise), cut to [`MAX_CONTENT_BYTES`].
     pub input_messages_json: Option<&'a str>,
 }
 
@@ -55,7 +55,8 @@ pub struct ModelCallOutcome<'a> {
     pub output_tokens: Option<u64>,
     /// `error.type`: the error's stable code; also sets the span's status to error.
     pub error_type: Option<&'a str>,
-    /// `gen_ai.output.messages` as JSON; recorded only when content capture is on.
+    /// `gen_ai.output.messages` as JSON; recorded only when content capture is on, cut to
+    /// [`MAX_CONTENT_BYTES`].
     pub output_messages_json: Option<&'a str>,
     /// `opm.generation.id`: the generation record's id.
     pub generation_id: Option<&'a str>,
@@ -107,7 +108,7 @@ impl Telemetry {
             attributes.push(KeyValue::new(genai::SERVER_PORT, i64::from(port)));
         }
         if inner.capture_content {
-            push_str(&mut attributes, genai::INPUT_MESSAGES, start.input_messages_json);
+            push_content(&mut attributes, genai::INPUT_MESSAGES, start.input_messages_json);
         }
         let parent = parent.cloned().unwrap_or_default();
         let span = tracer
@@ -177,7 +178,7 @@ impl ModelSpan {
         }
         push_str(&mut attributes, genai::OPM_GENERATION_ID, outcome.generation_id);
         if self.capture_content {
-            push_str(&mut attributes, genai::OUTPUT_MESSAGES, outcome.output_messages_json);
+            push_content(&mut attributes, genai::OUTPUT_MESSAGES, outcome.output_messages_json);
         }
         if let Some(error_type) = outcome.error_type {
             attributes.push(KeyValue::new(genai::ERROR_TYPE, error_type.to_owned()));
@@ -196,6 +197,24 @@ impl Drop for ModelSpan {
     }
 }
 
+/// The most bytes of message content kept on a span: a long conversation must not make span
+/// batches too large to export. Longer content is cut at a character boundary (so it is no
+/// longer valid JSON) and ends with `…`.
+pub const MAX_CONTENT_BYTES: usize = 64 * 1024;
+
+fn push_content(attributes: &mut Vec<KeyValue>, key: &'static str, content: Option<&str>) {
+    let Some(content) = content else { return };
+    if content.len() <= MAX_CONTENT_BYTES {
+        attributes.push(KeyValue::new(key, content.to_owned()));
+        return;
+    }
+    let mut end = MAX_CONTENT_BYTES;
+    while !content.is_char_boundary(end) {
+        end -= 1;
+    }
+    attributes.push(KeyValue::new(key, format!("{}…", &content[..end])));
+}
+
 fn push_str(attributes: &mut Vec<KeyValue>, key: &'static str, value: Option<&str>) {
     if let Some(value) = value {
         attributes.push(KeyValue::new(key, value.to_owned()));
@@ -205,4 +224,25 @@ fn push_str(attributes: &mut Vec<KeyValue>, key: &'static str, value: Option<&st
 /// A count as an OTLP integer (saturating: OTLP integers are signed).
 pub(crate) fn count(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn content(text: &str) -> String {
+        let mut attributes = Vec::new();
+        push_content(&mut attributes, genai::INPUT_MESSAGES, Some(text));
+        attributes[0].value.as_str().into_owned()
+    }
+
+    #[test]
+    fn content_is_kept_whole_up_to_the_limit_then_cut_at_a_char_boundary() {
+        let exact = "a".repeat(MAX_CONTENT_BYTES);
+        assert_eq!(content(&exact), exact);
+        let long = format!("{}é and more", "a".repeat(MAX_CONTENT_BYTES - 1));
+        let cut = content(&long);
+        assert_eq!(cut, format!("{}…", "a".repeat(MAX_CONTENT_BYTES - 1)));
+        assert_eq!(count(u64::MAX), i64::MAX);
+    }
 }
