@@ -6,6 +6,7 @@
 //! reads the audit head first (taking the writers' lock), chains its audit entries after it, and
 //! commits them together with the change.
 
+mod generations;
 mod keys;
 mod labels;
 mod projects;
@@ -24,8 +25,8 @@ use tokio::sync::broadcast;
 use crate::ops::Ops;
 use crate::rows::truncate_micros;
 use crate::{
-    AuditFilter, ChangeEvent, MutationContext, NewApiKey, NewPrompt, NewVersion, Project, PromptFilter, PromptPatch,
-    PublishOutcome, Resolved, Selector, Store, StoreResult,
+    AuditFilter, ChangeEvent, Feedback, GenerationRow, GroupStats, MutationContext, NewApiKey, NewFeedback, NewPrompt,
+    NewVersion, Project, PromptFilter, PromptPatch, PublishOutcome, Resolved, Selector, StatsQuery, Store, StoreResult,
 };
 
 /// What a SQL backend provides to the shared engine.
@@ -273,5 +274,33 @@ impl<B: Backend> Store for B {
 
     async fn audit_chain_page(&self, after_seq: i64, limit: u32) -> StoreResult<Vec<AuditEntry>> {
         self.reader().await?.audit_chain_page(after_seq, limit).await
+    }
+
+    async fn insert_generations(&self, rows: &[GenerationRow]) -> StoreResult<u64> {
+        generations::insert(self, rows).await
+    }
+
+    async fn get_generation(&self, project: &ProjectName, id: &str) -> StoreResult<GenerationRow> {
+        generations::get(self, project, id).await
+    }
+
+    async fn count_generations(&self) -> StoreResult<u64> {
+        generations::count(self).await
+    }
+
+    async fn delete_generations_before(&self, cutoff: DateTime<Utc>, limit: u32) -> StoreResult<u64> {
+        generations::delete_before(self, cutoff, limit).await
+    }
+
+    async fn add_feedback(&self, new: &NewFeedback) -> StoreResult<Feedback> {
+        generations::add_feedback(self, new).await
+    }
+
+    async fn list_feedback(&self, project: &ProjectName, generation_id: &str) -> StoreResult<Vec<Feedback>> {
+        generations::list_feedback(self, project, generation_id).await
+    }
+
+    async fn generation_stats(&self, query: &StatsQuery) -> StoreResult<Vec<GroupStats>> {
+        generations::stats(self, query).await
     }
 }

@@ -32,6 +32,8 @@ pub enum StoreError {
     KeyRevoked(String),
     #[error("an API key with id `{0}` or the same secret already exists")]
     KeyExists(String),
+    #[error("generation `{id}` does not exist in project `{project}`")]
+    GenerationNotFound { project: String, id: String },
     #[error("invalid input: {0}")]
     InvalidInput(String),
     #[error(transparent)]
@@ -51,7 +53,8 @@ impl StoreError {
             | StoreError::VersionNotFound { .. }
             | StoreError::NoVersions(_)
             | StoreError::LabelNotFound { .. }
-            | StoreError::KeyNotFound(_) => ErrorKind::NotFound,
+            | StoreError::KeyNotFound(_)
+            | StoreError::GenerationNotFound { .. } => ErrorKind::NotFound,
             StoreError::ProjectExists(_)
             | StoreError::PromptExists(_)
             | StoreError::PromptArchived(_)
@@ -82,6 +85,7 @@ impl StoreError {
             StoreError::KeyNotFound(_) => "key_not_found",
             StoreError::KeyRevoked(_) => "key_revoked",
             StoreError::KeyExists(_) => "key_exists",
+            StoreError::GenerationNotFound { .. } => "generation_not_found",
             StoreError::InvalidInput(_) => "invalid_input",
             StoreError::Domain(error) => error.code(),
             StoreError::Unavailable(_) => "store_unavailable",

@@ -6,7 +6,8 @@
 //! - version numbers are 1, 2, 3… per prompt with no gaps, even under concurrent writers;
 //! - the audit trail is one hash chain ([`opm_core::audit`]) appended under a lock, never edited;
 //! - a committed change is announced on [`Store::subscribe`] (to every replica, on PostgreSQL);
-//! - SQL lives only in this crate; queries bind parameters and never format values into SQL.
+//! - SQL lives only in this crate; queries bind parameters and never format values into SQL;
+//! - stored generations ([`GenerationRow`]) are telemetry: batched, unaudited, never announced.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -23,6 +24,7 @@ use tokio::sync::broadcast;
 
 mod engine;
 pub mod error;
+mod generations;
 mod ops;
 pub mod postgres;
 mod rows;
@@ -31,6 +33,10 @@ mod sql;
 pub mod sqlite;
 
 pub use error::StoreError;
+pub use generations::{
+    Feedback, GenerationOutcome, GenerationRow, GroupStats, MAX_FEEDBACK_COMMENT_CHARS, MAX_GENERATION_ID_BYTES,
+    NewFeedback, Percentiles, StatsGroupBy, StatsQuery,
+};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
@@ -264,6 +270,25 @@ pub trait Store: Send + Sync + 'static {
     async fn list_audit(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditEntry>>;
     /// Entries with `seq > after_seq` in ascending order, for chain verification.
     async fn audit_chain_page(&self, after_seq: i64, limit: u32) -> StoreResult<Vec<AuditEntry>>;
+
+    // Generations: telemetry, written without audit entries or change events.
+    /// Inserts a batch in one transaction; ids already stored are skipped (not an error). Returns
+    /// how many rows were new. A row that fails its checks fails the batch before anything is written.
+    async fn insert_generations(&self, rows: &[GenerationRow]) -> StoreResult<u64>;
+    /// The generation, if it exists in this project.
+    async fn get_generation(&self, project: &ProjectName, id: &str) -> StoreResult<GenerationRow>;
+    /// Every stored generation, in every project.
+    async fn count_generations(&self) -> StoreResult<u64>;
+    /// Deletes at most `limit` of the oldest generations started before `cutoff`, with their
+    /// feedback, and returns how many; call it until it returns less than `limit`.
+    async fn delete_generations_before(&self, cutoff: DateTime<Utc>, limit: u32) -> StoreResult<u64>;
+    /// Records feedback on a generation of the project (several per generation are fine).
+    async fn add_feedback(&self, new: &NewFeedback) -> StoreResult<Feedback>;
+    /// The generation's feedback, oldest first.
+    async fn list_feedback(&self, project: &ProjectName, generation_id: &str) -> StoreResult<Vec<Feedback>>;
+    /// Statistics of a prompt's generations in a time window, one entry per group: versions newest
+    /// first, labels and models by name, calls without one ([`GroupStats::NONE`]) last.
+    async fn generation_stats(&self, query: &StatsQuery) -> StoreResult<Vec<GroupStats>>;
 }
 
 /// Opens the store a database URL names, applying pending migrations:

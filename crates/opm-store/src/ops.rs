@@ -1,7 +1,8 @@
 //! [`Ops`]: the primitive reads and writes the engine composes into [`crate::Store`] calls.
 //!
 //! They are implemented once, by [`crate::session::Session`], for both drivers; the engine sees
-//! only `dyn Ops`, so no SQL and no driver type leaks into it.
+//! only `dyn Ops`, so no SQL and no driver type leaks into it. Generation telemetry has its own
+//! trait, [`GenerationOps`], which every `Ops` also implements.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -11,12 +12,13 @@ use opm_core::label::{Label, LabelChange};
 use opm_core::names::{LabelName, ProjectName, PromptName, TagName};
 use opm_core::prompt::{Prompt, PromptVersion};
 
+use crate::generations::{Feedback, GenerationRow, GroupStats, NewFeedback, StatsQuery};
 use crate::rows::{HeadRow, StoredPrompt};
 use crate::{AuditFilter, NewApiKey, NewPrompt, Project, PromptFilter, StoreResult};
 
 /// The primitive operations on one connection. Writes only make sense inside a write transaction.
 #[async_trait]
-pub(crate) trait Ops: Send {
+pub(crate) trait Ops: GenerationOps + Send {
     async fn ping(&mut self) -> StoreResult<()>;
 
     /// Reads the audit head, taking the writers' lock on PostgreSQL.
@@ -73,4 +75,21 @@ pub(crate) trait Ops: Send {
     async fn list_keys(&mut self, project: Option<&ProjectName>) -> StoreResult<Vec<ApiKey>>;
     async fn revoke_key(&mut self, id: &str, at: DateTime<Utc>) -> StoreResult<()>;
     async fn count_keys(&mut self) -> StoreResult<u64>;
+}
+
+/// The primitive operations on stored generations and their feedback.
+#[async_trait]
+pub(crate) trait GenerationOps: Send {
+    /// Inserts the rows in one statement (at most [`crate::sql::generations::MAX_ROWS_PER_INSERT`]),
+    /// skipping ids already stored; returns how many were inserted.
+    async fn insert_generations(&mut self, rows: &[GenerationRow]) -> StoreResult<u64>;
+    async fn get_generation(&mut self, project: &ProjectName, id: &str) -> StoreResult<Option<GenerationRow>>;
+    async fn count_generations(&mut self) -> StoreResult<u64>;
+    /// Deletes at most `limit` of the oldest generations started before `cutoff`, with their feedback.
+    async fn delete_generations_before(&mut self, cutoff: DateTime<Utc>, limit: u32) -> StoreResult<u64>;
+    /// `None` when the generation does not exist in the project.
+    async fn insert_feedback(&mut self, new: &NewFeedback, at: DateTime<Utc>) -> StoreResult<Option<Feedback>>;
+    async fn list_feedback(&mut self, project: &ProjectName, generation_id: &str) -> StoreResult<Vec<Feedback>>;
+    /// One entry per group, unordered.
+    async fn generation_stats(&mut self, query: &StatsQuery) -> StoreResult<Vec<GroupStats>>;
 }

@@ -76,14 +76,14 @@ impl Backend for PostgresStore {
 
     async fn reader(&self) -> StoreResult<Box<dyn Ops>> {
         let conn = self.pool.acquire().await?;
-        Ok(Box::new(Session::<Postgres, _>::new(conn, sql::LOCK_AUDIT_HEAD_POSTGRES)))
+        Ok(Box::new(Session::<Postgres, _>::new(conn, &sql::POSTGRES)))
     }
 
     async fn writer(&self) -> StoreResult<Box<dyn WriteTx>> {
         // Explicit, so a server default of REPEATABLE READ cannot turn the lock wait into
         // serialization failures: after the head lock, each statement sees the latest commits.
         let tx = self.pool.begin_with("BEGIN ISOLATION LEVEL READ COMMITTED").await?;
-        Ok(Box::new(PgWriteTx { session: Session::new(tx, sql::LOCK_AUDIT_HEAD_POSTGRES) }))
+        Ok(Box::new(PgWriteTx { session: Session::new(tx, &sql::POSTGRES) }))
     }
 
     fn events(&self) -> broadcast::Receiver<ChangeEvent> {

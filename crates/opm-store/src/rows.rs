@@ -14,6 +14,10 @@ use serde::de::DeserializeOwned;
 
 use crate::{Project, StoreError, StoreResult};
 
+mod generations;
+
+pub(crate) use generations::{FeedbackRow, GenerationDbRow, StatsRow};
+
 /// A prompt together with its row id, which other tables reference.
 #[derive(Debug, Clone)]
 pub(crate) struct StoredPrompt {

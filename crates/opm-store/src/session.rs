@@ -4,6 +4,8 @@
 //! The SQL is shared ([`crate::sql`]); `Session` is generic over the sqlx driver, with the bounds
 //! both drivers meet spelled out once on the impl. The engine sees only `dyn Ops`.
 
+mod generations;
+
 use std::marker::PhantomData;
 use std::ops::DerefMut;
 
@@ -16,23 +18,24 @@ use opm_core::names::{LabelName, ProjectName, PromptName, TagName};
 use opm_core::prompt::{Prompt, PromptVersion};
 use sqlx::{Database, Decode, Encode, Executor, FromRow, IntoArguments, Type};
 
-use crate::ops::Ops;
+use crate::ops::{GenerationOps, Ops};
 use crate::rows::{
     AuditRow, HeadRow, KeyRow, LabelChangeRow, LabelRow, ProjectRow, PromptRow, StoredPrompt, VersionRow,
     change_kind_str, to_json,
 };
+use crate::sql::Dialect;
 use crate::{AuditFilter, NewApiKey, NewPrompt, Project, PromptFilter, StoreResult, sql};
 
 /// A connection `C` of driver `DB`: a `PoolConnection` for reads, a `Transaction` for writes.
 pub(crate) struct Session<DB, C> {
     conn: C,
-    lock_audit_head_sql: &'static str,
+    dialect: &'static Dialect,
     _database: PhantomData<fn() -> DB>,
 }
 
 impl<DB, C> Session<DB, C> {
-    pub(crate) fn new(conn: C, lock_audit_head_sql: &'static str) -> Self {
-        Self { conn, lock_audit_head_sql, _database: PhantomData }
+    pub(crate) fn new(conn: C, dialect: &'static Dialect) -> Self {
+        Self { conn, dialect, _database: PhantomData }
     }
 
     pub(crate) fn into_conn(self) -> C {
@@ -62,6 +65,7 @@ where
     for<'r> LabelRow: FromRow<'r, DB::Row>,
     for<'r> LabelChangeRow: FromRow<'r, DB::Row>,
     for<'r> KeyRow: FromRow<'r, DB::Row>,
+    Self: GenerationOps,
 {
     async fn ping(&mut self) -> StoreResult<()> {
         sqlx::query::<DB>(sql::PING).execute(&mut *self.conn).await?;
@@ -69,7 +73,7 @@ where
     }
 
     async fn lock_audit_head(&mut self) -> StoreResult<HeadRow> {
-        let head = sqlx::query_as::<DB, HeadRow>(self.lock_audit_head_sql).fetch_one(&mut *self.conn).await?;
+        let head = sqlx::query_as::<DB, HeadRow>(self.dialect.lock_audit_head).fetch_one(&mut *self.conn).await?;
         Ok(head)
     }
 

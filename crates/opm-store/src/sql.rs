@@ -3,7 +3,10 @@
 //! `BIGINT`/`INTEGER` microsecond timestamps and JSON as text.
 //!
 //! Every value is a bound parameter. Optional filters are written as `($N IS NULL OR …)` so each
-//! query is one static string. The only per-backend statement is the audit-head lock.
+//! query is one static string. The per-backend statements (the audit-head lock, generation
+//! statistics) are gathered in a [`Dialect`].
+
+pub(crate) mod generations;
 
 /// The columns of a prompt row, with its newest version number.
 macro_rules! select_prompt {
@@ -111,11 +114,26 @@ pub(crate) const LIST_KEYS: &str =
 pub(crate) const REVOKE_KEY: &str = "UPDATE api_keys SET revoked_at_us = $2 WHERE id = $1";
 pub(crate) const COUNT_KEYS: &str = "SELECT COUNT(*) FROM api_keys";
 
+/// The statements that differ between the backends.
+pub(crate) struct Dialect {
+    /// Reads the audit head, taking the writers' lock where that needs a statement.
+    pub lock_audit_head: &'static str,
+    pub generation_stats: generations::StatsSql,
+}
+
+pub(crate) static SQLITE: Dialect = Dialect {
+    // SQLite serializes writers with `BEGIN IMMEDIATE`; reading the head is enough.
+    lock_audit_head: "SELECT seq, hash FROM audit_head WHERE id = 1",
+    generation_stats: generations::SQLITE_STATS,
+};
+
+pub(crate) static POSTGRES: Dialect = Dialect {
+    // PostgreSQL serializes writers on this row lock, held until commit.
+    lock_audit_head: "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE",
+    generation_stats: generations::POSTGRES_STATS,
+};
+
 // Audit.
-/// SQLite serializes writers with `BEGIN IMMEDIATE`; reading the head is enough.
-pub(crate) const LOCK_AUDIT_HEAD_SQLITE: &str = "SELECT seq, hash FROM audit_head WHERE id = 1";
-/// PostgreSQL serializes writers on this row lock, held until commit.
-pub(crate) const LOCK_AUDIT_HEAD_POSTGRES: &str = "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE";
 pub(crate) const SET_AUDIT_HEAD: &str = "UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1";
 pub(crate) const INSERT_AUDIT: &str = "INSERT INTO audit \
      (seq, at_us, actor_key_id, actor_name, action, project, target, before_json, after_json, \

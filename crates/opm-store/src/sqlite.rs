@@ -83,15 +83,12 @@ impl Backend for SqliteStore {
 
     async fn reader(&self) -> StoreResult<Box<dyn Ops>> {
         let conn = self.reader.acquire().await?;
-        Ok(Box::new(Session::<Sqlite, _>::new(conn, sql::LOCK_AUDIT_HEAD_SQLITE)))
+        Ok(Box::new(Session::<Sqlite, _>::new(conn, &sql::SQLITE)))
     }
 
     async fn writer(&self) -> StoreResult<Box<dyn WriteTx>> {
         let tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        Ok(Box::new(SqliteWriteTx {
-            session: Session::new(tx, sql::LOCK_AUDIT_HEAD_SQLITE),
-            events: self.events.clone(),
-        }))
+        Ok(Box::new(SqliteWriteTx { session: Session::new(tx, &sql::SQLITE), events: self.events.clone() }))
     }
 
     fn events(&self) -> broadcast::Receiver<ChangeEvent> {

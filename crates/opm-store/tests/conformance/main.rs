@@ -14,6 +14,7 @@ mod harness;
 mod audit;
 mod concurrency;
 mod events;
+mod generations;
 mod keys;
 mod labels;
 mod postgres_only;
@@ -99,6 +100,19 @@ conformance! {
     }
     events {
         store: mutations_announce_changes,
+    }
+    generations {
+        store: insert_and_get_round_trip,
+        store: generations_are_neither_audited_nor_announced,
+        store: duplicate_ids_are_skipped,
+        store: invalid_rows_fail_the_batch_before_writing,
+        store: stats_match_hand_computed_percentiles,
+        store: stats_match_the_reference,
+        store: stats_windows_are_half_open,
+        store: projects_are_isolated,
+        store: feedback_is_checked_and_listed,
+        store: retention_deletes_the_oldest_in_batches,
+        store: a_large_batch_inserts_in_one_call,
     }
     concurrency {
         store: concurrent_publishes_get_contiguous_versions,

@@ -1,0 +1,183 @@
+//! The SQL of stored generations and feedback. Inserts, lookups and retention share one dialect;
+//! statistics have one statement per backend and grouping, because the portable form (window
+//! functions and a join on the ranks) was about twice as slow on both backends over a million
+//! rows: SQLite collects each group's row ids in latency order (`jsonb_group_array(rowid ORDER BY
+//! …)`, exact, unlike collecting the values, which JSON renders with 15 digits) and PostgreSQL
+//! uses `percentile_disc`. Both pick the value at rank `ceil(p·n)` (nearest rank).
+//!
+//! Statistics bind `$1` project, `$2` prompt, `$3` since and `$4` until (microseconds, until
+//! exclusive) and return [`crate::rows::StatsRow`]s.
+
+/// The columns of a generation row, in the order inserts bind them.
+macro_rules! generation_columns {
+    () => {
+        "id, project, started_at_us, prompt, prompt_version, label, arm, provider, model, status, error_kind, \
+         latency_ms, ttft_ms, upstream_ms, input_tokens, output_tokens, cached_tokens, cost_usd, key_id, \
+         attempts, fallback_index, streamed"
+    };
+}
+
+/// The columns of a feedback row.
+macro_rules! feedback_columns {
+    () => {
+        "id, generation_id, score, comment, key_id, created_at_us"
+    };
+}
+
+/// How many columns an insert binds per row.
+pub(crate) const GENERATION_COLUMNS: usize = 22;
+/// The most rows one insert statement carries: under SQLite's 32766 and PostgreSQL's 65535 bind
+/// parameters. Batches are cut into power-of-two statements up to this size, so a connection
+/// prepares at most eleven distinct inserts however the batches vary.
+pub(crate) const MAX_ROWS_PER_INSERT: usize = 1024;
+const _: () = assert!(MAX_ROWS_PER_INSERT * GENERATION_COLUMNS <= 32766);
+
+/// Followed by one parenthesized tuple of placeholders per row and [`INSERT_GENERATIONS_END`].
+pub(crate) const INSERT_GENERATIONS: &str = concat!("INSERT INTO generations (", generation_columns!(), ") VALUES ");
+pub(crate) const INSERT_GENERATIONS_END: &str = " ON CONFLICT (id) DO NOTHING";
+pub(crate) const GET_GENERATION: &str =
+    concat!("SELECT ", generation_columns!(), " FROM generations WHERE id = $1 AND project = $2");
+pub(crate) const COUNT_GENERATIONS: &str = "SELECT COUNT(*) FROM generations";
+/// `$1` cutoff, `$2` limit. Feedback goes with its generation (`ON DELETE CASCADE`).
+pub(crate) const DELETE_GENERATIONS_BEFORE: &str = "DELETE FROM generations WHERE id IN \
+     (SELECT id FROM generations WHERE started_at_us < $1 ORDER BY started_at_us LIMIT $2)";
+
+/// Inserts only when the generation exists in the project (`$1`), so a missing one returns no row.
+pub(crate) const INSERT_FEEDBACK: &str = concat!(
+    "INSERT INTO feedback (project, generation_id, score, comment, key_id, created_at_us) \
+     SELECT $1, $2, $3, $4, $5, $6 WHERE EXISTS (SELECT 1 FROM generations WHERE id = $2 AND project = $1) \
+     RETURNING ",
+    feedback_columns!()
+);
+pub(crate) const LIST_FEEDBACK: &str =
+    concat!("SELECT ", feedback_columns!(), " FROM feedback WHERE generation_id = $1 AND project = $2 ORDER BY id");
+
+/// Feedback count and mean per group, joined to the totals by group.
+macro_rules! feedback_totals {
+    ($group:literal) => {
+        concat!(
+            "feedback_totals AS (SELECT g.",
+            $group,
+            " AS grp, COUNT(*) AS feedback_count, AVG(f.score) AS feedback_mean \
+             FROM feedback f JOIN generations g ON g.id = f.generation_id \
+             WHERE f.project = $1 AND g.project = $1 AND g.prompt = $2 \
+             AND g.started_at_us >= $3 AND g.started_at_us < $4 GROUP BY g.",
+            $group,
+            ")"
+        )
+    };
+}
+
+/// The value at nearest rank `ceil(p·n)` of a SQLite row-id array ordered by `$column`.
+macro_rules! sqlite_rank {
+    ($column:literal, $ids:literal, $count:literal, $percent:literal, $alias:literal) => {
+        concat!(
+            "CASE WHEN t.",
+            $count,
+            " > 0 THEN (SELECT ",
+            $column,
+            " FROM generations WHERE rowid = t.",
+            $ids,
+            " ->> ((",
+            $percent,
+            " * t.",
+            $count,
+            " + 99) / 100 - 1)) END AS ",
+            $alias
+        )
+    };
+}
+
+macro_rules! sqlite_stats {
+    ($group:literal) => {
+        concat!(
+            "WITH totals AS (SELECT ",
+            $group,
+            " AS grp, COUNT(*) AS calls, \
+             SUM(CASE WHEN status = 'error' THEN 1 ELSE 0 END) AS errors, \
+             SUM(CASE WHEN status = 'cancelled' THEN 1 ELSE 0 END) AS cancelled, \
+             SUM(CASE WHEN status = 'ok' THEN 1 ELSE 0 END) AS ok_calls, \
+             SUM(CASE WHEN status = 'ok' AND ttft_ms IS NOT NULL THEN 1 ELSE 0 END) AS ttft_calls, \
+             COALESCE(SUM(input_tokens), 0) AS input_tokens, \
+             COALESCE(SUM(output_tokens), 0) AS output_tokens, \
+             COALESCE(SUM(cached_tokens), 0) AS cached_tokens, \
+             COALESCE(SUM(cost_usd), 0.0) AS cost_usd, \
+             COUNT(cost_usd) AS calls_with_cost, \
+             jsonb_group_array(rowid ORDER BY latency_ms) FILTER (WHERE status = 'ok') AS by_latency, \
+             jsonb_group_array(rowid ORDER BY ttft_ms) FILTER (WHERE status = 'ok' AND ttft_ms IS NOT NULL) AS by_ttft \
+             FROM generations \
+             WHERE project = $1 AND prompt = $2 AND started_at_us >= $3 AND started_at_us < $4 \
+             GROUP BY ",
+            $group,
+            "), ",
+            feedback_totals!($group),
+            " SELECT CAST(t.grp AS TEXT) AS grp, t.calls, t.errors, t.cancelled, \
+             t.input_tokens, t.output_tokens, t.cached_tokens, t.cost_usd, t.calls_with_cost, ",
+            sqlite_rank!("latency_ms", "by_latency", "ok_calls", "50", "latency_p50"),
+            ", ",
+            sqlite_rank!("latency_ms", "by_latency", "ok_calls", "95", "latency_p95"),
+            ", ",
+            sqlite_rank!("latency_ms", "by_latency", "ok_calls", "99", "latency_p99"),
+            ", ",
+            sqlite_rank!("ttft_ms", "by_ttft", "ttft_calls", "50", "ttft_p50"),
+            ", ",
+            sqlite_rank!("ttft_ms", "by_ttft", "ttft_calls", "95", "ttft_p95"),
+            ", ",
+            sqlite_rank!("ttft_ms", "by_ttft", "ttft_calls", "99", "ttft_p99"),
+            ", COALESCE(fb.feedback_count, 0) AS feedback_count, fb.feedback_mean \
+             FROM totals t LEFT JOIN feedback_totals fb ON fb.grp IS t.grp"
+        )
+    };
+}
+
+macro_rules! postgres_stats {
+    ($group:literal) => {
+        concat!(
+            "WITH totals AS (SELECT ",
+            $group,
+            " AS grp, COUNT(*) AS calls, \
+             COUNT(*) FILTER (WHERE status = 'error') AS errors, \
+             COUNT(*) FILTER (WHERE status = 'cancelled') AS cancelled, \
+             CAST(COALESCE(SUM(input_tokens), 0) AS BIGINT) AS input_tokens, \
+             CAST(COALESCE(SUM(output_tokens), 0) AS BIGINT) AS output_tokens, \
+             CAST(COALESCE(SUM(cached_tokens), 0) AS BIGINT) AS cached_tokens, \
+             COALESCE(SUM(cost_usd), 0) AS cost_usd, \
+             COUNT(cost_usd) AS calls_with_cost, \
+             percentile_disc(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY latency_ms) \
+             FILTER (WHERE status = 'ok') AS latency, \
+             percentile_disc(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY ttft_ms) \
+             FILTER (WHERE status = 'ok' AND ttft_ms IS NOT NULL) AS ttft \
+             FROM generations \
+             WHERE project = $1 AND prompt = $2 AND started_at_us >= $3 AND started_at_us < $4 \
+             GROUP BY ",
+            $group,
+            "), ",
+            feedback_totals!($group),
+            " SELECT CAST(t.grp AS TEXT) AS grp, t.calls, t.errors, t.cancelled, \
+             t.input_tokens, t.output_tokens, t.cached_tokens, t.cost_usd, t.calls_with_cost, \
+             t.latency[1] AS latency_p50, t.latency[2] AS latency_p95, t.latency[3] AS latency_p99, \
+             t.ttft[1] AS ttft_p50, t.ttft[2] AS ttft_p95, t.ttft[3] AS ttft_p99, \
+             COALESCE(fb.feedback_count, 0) AS feedback_count, fb.feedback_mean \
+             FROM totals t LEFT JOIN feedback_totals fb ON fb.grp IS NOT DISTINCT FROM t.grp"
+        )
+    };
+}
+
+/// One backend's statistics statements.
+pub(crate) struct StatsSql {
+    pub by_version: &'static str,
+    pub by_label: &'static str,
+    pub by_model: &'static str,
+}
+
+pub(crate) const SQLITE_STATS: StatsSql = StatsSql {
+    by_version: sqlite_stats!("prompt_version"),
+    by_label: sqlite_stats!("label"),
+    by_model: sqlite_stats!("model"),
+};
+
+pub(crate) const POSTGRES_STATS: StatsSql = StatsSql {
+    by_version: postgres_stats!("prompt_version"),
+    by_label: postgres_stats!("label"),
+    by_model: postgres_stats!("model"),
+};
