@@ -10,6 +10,7 @@ pub mod labels;
 pub mod problem;
 pub mod prompts;
 pub mod render;
+pub mod telemetry;
 
 pub use problem::Problem;
 

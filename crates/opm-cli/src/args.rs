@@ -78,6 +78,10 @@ pub enum Command {
     Restore(NameArg),
     /// Show the audit trail, or verify its hash chain.
     Audit(AuditArgs),
+    /// Per-version (or label, or model) calls, errors, latency, tokens, cost and feedback of a prompt.
+    Stats(StatsArgs),
+    /// Score a generation (by its `x-opm-generation-id`).
+    Feedback(FeedbackArgs),
     /// Manage API keys.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -105,6 +109,10 @@ pub struct ServeArgs {
     /// Configuration file (gateway providers); defaults to `<data-dir>/opm.toml` when it exists.
     #[arg(long, env = "OPM_CONFIG", value_name = "FILE")]
     pub config: Option<std::path::PathBuf>,
+    /// Log format on stderr: `json` (one object per line, with request and trace ids), `text`, or
+    /// `auto` (text on a terminal, JSON otherwise). The level comes from `RUST_LOG` (default `info`).
+    #[arg(long, env = "OPM_LOG_FORMAT", default_value = "auto", value_parser = ["auto", "json", "text"])]
+    pub log_format: String,
     #[command(flatten)]
     pub store: StoreArgs,
 }
@@ -233,6 +241,30 @@ pub struct RollbackArgs {
     /// Why the label moves back.
     #[arg(long)]
     pub reason: String,
+}
+
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// The prompt.
+    pub name: String,
+    /// How far back from now: `15m`, `1h`, `7d`…
+    #[arg(long, default_value = "1h")]
+    pub window: String,
+    /// Group by `version`, `label` or `model`.
+    #[arg(long, default_value = "version", value_parser = ["version", "label", "model"])]
+    pub by: String,
+}
+
+#[derive(Debug, Args)]
+pub struct FeedbackArgs {
+    /// The generation id (the `x-opm-generation-id` response header).
+    pub generation_id: String,
+    /// The score, by convention 0 (bad) to 1 (good).
+    #[arg(long, allow_negative_numbers = true)]
+    pub score: f64,
+    /// A comment (at most 4096 characters).
+    #[arg(long)]
+    pub comment: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -7,6 +7,7 @@ mod export;
 mod labels;
 mod prompts;
 mod server;
+mod telemetry;
 
 use std::process::ExitCode;
 
@@ -39,6 +40,8 @@ pub async fn run(cli: Cli, project_on_command_line: bool) -> anyhow::Result<Exit
         Command::Label(command) => labels::label(settings, command).await,
         Command::Rollback(args) => labels::rollback(settings, &args).await,
         Command::Audit(args) => admin::audit(settings, &args).await,
+        Command::Stats(args) => telemetry::stats(settings, &args).await,
+        Command::Feedback(args) => telemetry::feedback(settings, &args).await,
         Command::Keys(command) => admin::keys(settings, command).await,
         Command::Projects(command) => admin::projects(settings, command).await,
     }

@@ -12,6 +12,7 @@ pub mod admin;
 mod error;
 pub mod labels;
 pub mod prompts;
+pub mod telemetry;
 
 use std::time::Duration;
 

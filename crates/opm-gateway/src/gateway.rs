@@ -100,6 +100,15 @@ impl Gateway {
         &self.prices
     }
 
+    /// Retries made so far per provider (attempts after a failed attempt on the same target),
+    /// counted whether the call finally succeeded or not.
+    pub fn retry_counts(&self) -> Vec<(String, u64)> {
+        self.providers
+            .iter()
+            .map(|(name, provider)| (name.clone(), provider.retries.load(std::sync::atomic::Ordering::Relaxed)))
+            .collect()
+    }
+
     /// Each provider's circuit breaker, for readiness checks.
     pub fn breaker_states(&self) -> Vec<(String, BreakerState)> {
         let now = Instant::now();
@@ -168,6 +177,9 @@ impl Gateway {
                     break;
                 };
                 attempts += 1;
+                if attempt_number > 1 {
+                    provider.retries.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
                 let deadlines = Deadlines::new(&provider.name, provider.timeouts, request.deadline, now);
                 let result = attempt(&provider, &target.model, request, &deadlines, mode).await;
                 match result {

@@ -75,6 +75,8 @@ pub(crate) struct Provider {
     pub(crate) retry: RetryPolicy,
     pub(crate) timeouts: Timeouts,
     pub(crate) breaker: Arc<CircuitBreaker>,
+    /// Attempts made after a failed one on the same target, since start.
+    pub(crate) retries: std::sync::atomic::AtomicU64,
     transport: Transport,
 }
 
@@ -111,6 +113,7 @@ impl Provider {
             retry: config.retry,
             timeouts,
             breaker: Arc::new(CircuitBreaker::new(name, config.breaker)),
+            retries: std::sync::atomic::AtomicU64::new(0),
             transport,
         })
     }

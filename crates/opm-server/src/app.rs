@@ -17,7 +17,7 @@ use utoipa_axum::routes;
 use crate::auth::REQUEST_ID_HEADER;
 use crate::error::{ApiError, ProblemMarker};
 use crate::openapi::ApiDoc;
-use crate::routes::{audit, health, keys, labels, llm, prompts, serving, versions};
+use crate::routes::{audit, health, keys, labels, llm, prompts, serving, telemetry, versions};
 use crate::{AppState, MAX_BODY_BYTES};
 
 fn api_router() -> OpenApiRouter<AppState> {
@@ -45,6 +45,10 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(llm::chat_completions))
         .routes(routes!(llm::messages))
         .routes(routes!(llm::invoke))
+        .routes(routes!(telemetry::metrics))
+        .routes(routes!(telemetry::feedback))
+        .routes(routes!(telemetry::get_generation))
+        .routes(routes!(telemetry::stats))
 }
 
 /// The generated OpenAPI document.
@@ -73,13 +77,20 @@ pub fn build_router(state: AppState) -> axum::Router {
         )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(state.clone(), crate::otel::observe))
         .with_state(state)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn(problem_context))
-        .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(|request: &Request| {
-            let id = request.headers().get(REQUEST_ID_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default();
-            tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
-        }))
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http()
+                .make_span_with(|request: &Request| {
+                    let id = request.headers().get(REQUEST_ID_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default();
+                    tracing::info_span!("request", method = %request.method(), path = %request.uri().path(),
+                        request_id = %id, trace_id = tracing::field::Empty)
+                })
+                .on_request(())
+                .on_response(crate::otel::log_response),
+        )
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, SequentialRequestId::new()))
 }

@@ -167,3 +167,65 @@ pub fn key(key: &ApiKey) -> KeyDto {
 pub fn project(project: &Project) -> ProjectDto {
     ProjectDto { name: project.name.to_string(), created_at: project.created_at }
 }
+
+pub fn feedback(feedback: &opm_store::Feedback) -> opm_api::telemetry::FeedbackDto {
+    opm_api::telemetry::FeedbackDto {
+        id: feedback.id.to_string(),
+        generation_id: feedback.generation_id.clone(),
+        score: feedback.score,
+        comment: feedback.comment.clone(),
+        key_id: feedback.key_id.clone(),
+        created_at: feedback.created_at,
+    }
+}
+
+pub fn generation(
+    row: &opm_store::GenerationRow,
+    feedback: &[opm_store::Feedback],
+) -> opm_api::telemetry::GenerationDto {
+    opm_api::telemetry::GenerationDto {
+        id: row.id.clone(),
+        started_at: row.started_at,
+        prompt: row.prompt.clone(),
+        prompt_version: row.prompt_version,
+        label: row.label.clone(),
+        arm: row.arm.clone(),
+        provider: row.provider.clone(),
+        model: row.model.clone(),
+        status: row.status.as_str().to_owned(),
+        error_type: row.error_kind.clone(),
+        latency_ms: row.latency_ms,
+        ttft_ms: row.ttft_ms,
+        upstream_ms: row.upstream_ms,
+        input_tokens: row.input_tokens,
+        output_tokens: row.output_tokens,
+        cached_tokens: row.cached_tokens,
+        cost_usd: row.cost_usd,
+        key_id: row.key_id.clone(),
+        attempts: row.attempts,
+        fallback_index: row.fallback_index,
+        streamed: row.streamed,
+        feedback: feedback.iter().map(self::feedback).collect(),
+    }
+}
+
+pub fn group_stats(stats: &opm_store::GroupStats) -> opm_api::telemetry::GroupStatsDto {
+    use opm_api::telemetry::{CostDto, FeedbackSummaryDto, GroupStatsDto, PercentilesDto, TokensDto};
+    let percentiles = |p: &opm_store::Percentiles| PercentilesDto { p50: p.p50, p95: p.p95, p99: p.p99 };
+    GroupStatsDto {
+        group: stats.group.clone(),
+        calls: stats.calls,
+        errors: stats.errors,
+        cancelled: stats.cancelled,
+        error_rate: if stats.calls == 0 { 0.0 } else { stats.errors as f64 / stats.calls as f64 },
+        latency_ms: stats.latency_ms.as_ref().map(percentiles),
+        ttft_ms: stats.ttft_ms.as_ref().map(percentiles),
+        tokens: TokensDto { input: stats.input_tokens, output: stats.output_tokens, cached: stats.cached_tokens },
+        cost: CostDto {
+            total_usd: stats.cost_usd,
+            per_call_usd: (stats.calls_with_cost > 0).then(|| stats.cost_usd / stats.calls_with_cost as f64),
+            priced_calls: stats.calls_with_cost,
+        },
+        feedback: FeedbackSummaryDto { count: stats.feedback_count, mean_score: stats.feedback_mean },
+    }
+}

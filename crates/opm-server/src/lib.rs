@@ -12,7 +12,11 @@ pub mod convert;
 pub mod error;
 pub mod extract;
 pub mod llm;
+pub mod metrics;
 mod openapi;
+mod otel;
+pub mod recorder;
+pub mod retention;
 pub mod routes;
 
 use std::path::PathBuf;
@@ -20,6 +24,10 @@ use std::sync::Arc;
 
 use opm_gateway::{Gateway, GatewayConfig, GenerationRecorder, PriceTable};
 use opm_registry::Registry;
+
+use crate::metrics::Metrics;
+use crate::recorder::{GenerationWriter, RecorderSettings};
+use crate::retention::RetentionSettings;
 
 pub use app::{build_router, openapi_document};
 pub use bootstrap::{ADMIN_KEY_FILE, BootstrapOutcome, bootstrap_admin_key};
@@ -34,22 +42,54 @@ pub struct AppState {
     pub gateway: Arc<Gateway>,
     /// Receives a record of every gateway call; must never block.
     pub recorder: Arc<dyn GenerationRecorder>,
+    pub metrics: Arc<Metrics>,
+    /// OpenTelemetry export; a no-op unless the `OTEL_EXPORTER_OTLP_*` variables enable it.
+    pub otel: opm_telemetry::Telemetry,
+    /// The background writer of generation records.
+    pub writer: GenerationWriter,
 }
 
 impl AppState {
-    /// State with the default gateway (the built-in `mock` provider only) and a logging recorder.
+    /// State over `registry` and `gateway`; starts the generation writer (needs a Tokio runtime).
+    pub fn new(
+        registry: Arc<Registry>,
+        gateway: Arc<Gateway>,
+        otel: opm_telemetry::Telemetry,
+        settings: &RecorderSettings,
+    ) -> Self {
+        let metrics = Arc::new(Metrics::new());
+        let (writer, recorder) =
+            GenerationWriter::start(registry.store().clone(), metrics.clone(), otel.clone(), settings);
+        Self { registry, gateway, recorder: Arc::new(recorder), metrics, otel, writer }
+    }
+
+    /// State with the default gateway (the built-in `mock` provider only) and no OTLP export.
     pub fn with_default_gateway(registry: Arc<Registry>) -> Result<Self, ServerError> {
         let gateway = Gateway::new(GatewayConfig::default(), PriceTable::builtin())?;
-        Ok(Self { registry, gateway: Arc::new(gateway), recorder: Arc::new(llm::LogRecorder) })
+        Ok(Self::new(registry, Arc::new(gateway), opm_telemetry::Telemetry::disabled(), &RecorderSettings::default()))
     }
 }
 
-/// The `opm.toml` file: today its `[gateway]` section (providers).
+/// The `opm.toml` file: `[gateway]` (providers) and `[telemetry]`.
 #[derive(Debug, Clone, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     #[serde(default)]
     pub gateway: GatewayConfig,
+    #[serde(default)]
+    pub telemetry: TelemetrySettings,
+}
+
+/// `[telemetry]` in `opm.toml`.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelemetrySettings {
+    /// `[telemetry.recorder]`: the generation queue.
+    #[serde(default)]
+    pub recorder: RecorderSettings,
+    /// `[telemetry.retention]`: how long generations are kept.
+    #[serde(default)]
+    pub retention: RetentionSettings,
 }
 
 impl FileConfig {
@@ -114,6 +154,8 @@ pub enum ServerError {
     BootstrapKey(String),
     #[error("cannot use the configuration file `{path}`: {message}")]
     ConfigFile { path: PathBuf, message: String },
+    #[error("OpenTelemetry: {0}")]
+    Telemetry(#[from] opm_telemetry::TelemetryError),
     #[error("gateway configuration: {0}")]
     Gateway(#[from] opm_gateway::GatewayError),
     #[error("server failed: {0}")]
@@ -150,7 +192,22 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServerError> {
         BootstrapOutcome::FromEnvironment => tracing::info!("created the first admin key from OPM_BOOTSTRAP_ADMIN_KEY"),
         BootstrapOutcome::AlreadyHadKeys => {}
     }
-    let router = build_router(AppState { registry, gateway, recorder: Arc::new(llm::LogRecorder) });
+    let otel = opm_telemetry::Telemetry::init(opm_telemetry::OtelConfig::from_env()?)?;
+    let telemetry = file_config.telemetry;
+    let state = AppState::new(registry, gateway, otel.clone(), &telemetry.recorder);
+    let retention = retention::spawn(state.registry.store().clone(), state.metrics.clone(), telemetry.retention);
+    let upkeep = {
+        let metrics = state.metrics.clone();
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(std::time::Duration::from_secs(5));
+            loop {
+                ticker.tick().await;
+                metrics.upkeep();
+            }
+        })
+    };
+    let writer = state.writer.clone();
+    let router = build_router(state);
     let listener = tokio::net::TcpListener::bind(&config.addr)
         .await
         .map_err(|source| ServerError::Bind { addr: config.addr.clone(), source })?;
@@ -163,7 +220,13 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServerError> {
             tracing::warn!(%error, "could not set TCP_NODELAY");
         }
     });
-    axum::serve(listener, router).with_graceful_shutdown(shutdown_signal()).await?;
+    let served = axum::serve(listener, router).with_graceful_shutdown(shutdown_signal()).await;
+    retention.abort();
+    upkeep.abort();
+    // Write out every queued generation before exiting, then flush OTLP.
+    writer.shutdown().await;
+    otel.shutdown().await;
+    served?;
     tracing::info!("stopped");
     Ok(())
 }

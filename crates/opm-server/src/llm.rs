@@ -14,6 +14,7 @@ use opm_gateway::{
     ModelTarget, Role, Usage, duration_ms,
 };
 use opm_store::Selector;
+use opm_telemetry::{ModelCallOutcome, ModelCallStart, ModelSpan, TraceContext};
 
 use crate::AppState;
 use crate::auth::Caller;
@@ -94,6 +95,12 @@ pub async fn prepare(
     let rendered = state.registry.render(&caller.project, &name, &selector, &reference.variables).await?;
     let resolved = &rendered.entry.resolved;
     let version = &resolved.version;
+    state.metrics.render_served(
+        caller.project.as_str(),
+        name.as_str(),
+        version.version,
+        resolved.label.as_ref().map(|l| l.name.as_str()),
+    );
     let mut messages = match &rendered.body {
         RenderedBody::Chat { messages } => messages
             .iter()
@@ -134,6 +141,7 @@ pub async fn prepare(
         tool_choice,
         response_format,
         deadline: Some(deadline),
+        traceparent: None,
     };
     Ok(Prepared { request, prompt: Some(prompt), requested_model, stream, include_usage })
 }
@@ -153,15 +161,35 @@ fn selector_for(reference: &PromptRef) -> Result<(PromptName, Selector), ApiErro
 
 /// Collects what a generation record needs while a call runs, and hands the record to the
 /// recorder exactly once — when the call ends, fails, or (for streams) is dropped by the client.
+/// With OTLP export on, it also owns the call's CLIENT span and ends it with the record.
 pub struct CallRecord {
     recorder: Arc<dyn GenerationRecorder>,
     record: Option<GenerationRecord>,
     started: Instant,
+    span: Option<ModelSpan>,
+    response: ResponseDetails,
+}
+
+/// What the span reports beyond the record.
+#[derive(Default)]
+struct ResponseDetails {
+    id: Option<String>,
+    finish_reason: Option<String>,
+    /// The completion text, kept only when content capture is on.
+    content: Option<String>,
 }
 
 impl CallRecord {
-    /// Starts accounting for a call.
-    pub fn start(state: &AppState, caller: &Caller, prepared: &Prepared, id: String, started: Instant) -> Self {
+    /// Starts accounting for a call; with tracing on, opens its CLIENT span under `parent` and
+    /// sets the request's upstream `traceparent`.
+    pub fn start(
+        state: &AppState,
+        caller: &Caller,
+        prepared: &mut Prepared,
+        id: String,
+        started: Instant,
+        parent: Option<&TraceContext>,
+    ) -> Self {
         let first = prepared.request.targets.first();
         let record = GenerationRecord {
             id,
@@ -184,7 +212,31 @@ impl CallRecord {
             fallback_index: 0,
             streamed: prepared.stream,
         };
-        Self { recorder: state.recorder.clone(), record: Some(record), started }
+        let span = state.otel.is_enabled().then(|| {
+            let messages = state
+                .otel
+                .captures_content()
+                .then(|| serde_json::to_string(&prepared.request.messages).unwrap_or_default());
+            let start = ModelCallStart {
+                prompt_name: record.prompt.as_deref(),
+                prompt_version: record.prompt_version,
+                label: record.label.as_deref(),
+                temperature: prepared.request.params.temperature,
+                max_tokens: prepared.request.params.max_tokens,
+                stream: prepared.stream,
+                input_messages_json: messages.as_deref(),
+                ..ModelCallStart::chat(&record.provider, &record.model)
+            };
+            state.otel.model_span(parent, &start)
+        });
+        prepared.request.traceparent = span.as_ref().and_then(ModelSpan::traceparent);
+        Self {
+            recorder: state.recorder.clone(),
+            record: Some(record),
+            started,
+            span,
+            response: ResponseDetails::default(),
+        }
     }
 
     /// Notes which provider and model answer (streams know it before they finish).
@@ -197,6 +249,22 @@ impl CallRecord {
         }
     }
 
+    /// Notes the upstream's response id, finish reason and (when captured) the completion text.
+    pub fn response(&mut self, id: &str, finish_reason: Option<&str>, content: Option<&str>) {
+        if self.span.is_some() {
+            self.response.id = Some(id.to_owned());
+            self.response.finish_reason = finish_reason.map(str::to_owned);
+            self.response.content = content.map(str::to_owned);
+        }
+    }
+
+    /// Notes a streamed answer's finish reason.
+    pub fn finish_reason(&mut self, finish_reason: &str) {
+        if self.span.is_some() {
+            self.response.finish_reason = Some(finish_reason.to_owned());
+        }
+    }
+
     /// Ends the call successfully.
     pub fn succeed(&mut self, usage: Usage, cost_usd: Option<f64>, upstream: Duration, ttft: Option<Duration>) {
         if let Some(mut record) = self.record.take() {
@@ -206,7 +274,7 @@ impl CallRecord {
             record.upstream_ms = duration_ms(upstream);
             record.ttft_ms = ttft.map(duration_ms);
             record.latency_ms = duration_ms(self.started.elapsed());
-            self.recorder.record(record);
+            self.finish(record);
         }
     }
 
@@ -216,8 +284,34 @@ impl CallRecord {
             record.status = GenerationStatus::Error;
             record.error_kind = Some(code.to_owned());
             record.latency_ms = duration_ms(self.started.elapsed());
-            self.recorder.record(record);
+            self.finish(record);
         }
+    }
+
+    fn finish(&mut self, record: GenerationRecord) {
+        if let Some(span) = self.span.take() {
+            let finish_reasons: Vec<&str> = self.response.finish_reason.as_deref().into_iter().collect();
+            let output = self
+                .response
+                .content
+                .as_ref()
+                .map(|content| serde_json::json!([{"role": "assistant", "content": content}]).to_string());
+            let error_type = match record.status {
+                GenerationStatus::Cancelled => Some("cancelled"),
+                _ => record.error_kind.as_deref(),
+            };
+            span.finish(&ModelCallOutcome {
+                response_model: (record.status == GenerationStatus::Ok).then_some(record.model.as_str()),
+                response_id: self.response.id.as_deref(),
+                finish_reasons: &finish_reasons,
+                input_tokens: record.usage.input_tokens,
+                output_tokens: record.usage.output_tokens,
+                error_type,
+                output_messages_json: output.as_deref(),
+                generation_id: Some(&record.id),
+            });
+        }
+        self.recorder.record(record);
     }
 }
 
@@ -225,31 +319,7 @@ impl Drop for CallRecord {
     fn drop(&mut self) {
         if let Some(mut record) = self.record.take() {
             record.latency_ms = duration_ms(self.started.elapsed());
-            self.recorder.record(record);
+            self.finish(record);
         }
-    }
-}
-
-/// A recorder that logs each record; the telemetry work stores and exports them instead.
-pub struct LogRecorder;
-
-impl GenerationRecorder for LogRecorder {
-    fn record(&self, record: GenerationRecord) {
-        tracing::info!(
-            generation_id = %record.id,
-            prompt = record.prompt.as_deref().unwrap_or(""),
-            prompt_version = record.prompt_version,
-            label = record.label.as_deref().unwrap_or(""),
-            provider = %record.provider,
-            model = %record.model,
-            status = record.status.as_str(),
-            error = record.error_kind.as_deref().unwrap_or(""),
-            latency_ms = record.latency_ms,
-            upstream_ms = record.upstream_ms,
-            input_tokens = record.usage.input_tokens,
-            output_tokens = record.usage.output_tokens,
-            cost_usd = record.cost_usd,
-            "generation"
-        );
     }
 }

@@ -8,6 +8,7 @@ pub mod labels;
 pub mod llm;
 pub mod prompts;
 pub mod serving;
+pub mod telemetry;
 pub mod versions;
 
 use opm_core::names::{LabelName, PromptName};

@@ -11,7 +11,12 @@ use crate::args::{ServeArgs, StoreArgs};
 /// Runs the server until SIGINT or SIGTERM. Logs go to stderr (`RUST_LOG`, default `info`);
 /// stdout carries only the `opm listening on` line and a generated admin key.
 pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    init_logging();
+    let json = match args.log_format.as_str() {
+        "json" => true,
+        "text" => false,
+        _ => !std::io::stderr().is_terminal(),
+    };
+    init_logging(json);
     let config = opm_server::ServeConfig {
         addr: args.addr,
         database_url: args.store.database_url.filter(|url| !url.is_empty()),
@@ -25,7 +30,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
 
 /// Connects to the store, which runs pending migrations, and exits.
 pub async fn migrate(args: StoreArgs) -> anyhow::Result<ExitCode> {
-    init_logging();
+    init_logging(false);
     let url = match args.database_url.filter(|url| !url.is_empty()) {
         Some(url) => url,
         None => {
@@ -39,11 +44,23 @@ pub async fn migrate(args: StoreArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn init_logging() {
+/// Logs on stderr. JSON lines carry the request span's fields (`request_id`, `trace_id`, method,
+/// path) on every event logged while a request is handled.
+fn init_logging(json: bool) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     // A second initialisation (a library did it first) is harmless: keep the first.
-    let ansi = std::io::stderr().is_terminal();
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr).try_init();
+    let _ = if json {
+        tracing_subscriber::fmt()
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .try_init()
+    } else {
+        let ansi = std::io::stderr().is_terminal();
+        tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr).try_init()
+    };
 }
 
 /// The URL without its password, for messages.

@@ -5,11 +5,11 @@
 use std::convert::Infallible;
 use std::time::Instant;
 
-use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use futures::StreamExt;
 use opm_api::invoke::{InvokeRequest, InvokeResponse, ToolCallDto, UsageDto};
 use opm_core::auth::Role;
@@ -22,6 +22,8 @@ use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::ApiJson;
 use crate::llm::{CallRecord, FlowError, Prepared, TIMEOUT_HEADER, prepare};
+use crate::otel::RequestTrace;
+use opm_telemetry::TraceContext;
 
 /// The wire format a route speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,10 +42,11 @@ enum Format {
 pub async fn chat_completions(
     State(state): State<AppState>,
     caller: Result<Caller, ApiError>,
+    trace: Option<Extension<RequestTrace>>,
     headers: HeaderMap,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Response {
-    compatible(state, caller, headers, body, Format::OpenAi).await
+    compatible(state, caller, trace.map(|Extension(trace)| trace.0), headers, body, Format::OpenAi).await
 }
 
 /// Anthropic-compatible messages, with the same prompt reference fields.
@@ -55,15 +58,17 @@ pub async fn chat_completions(
 pub async fn messages(
     State(state): State<AppState>,
     caller: Result<Caller, ApiError>,
+    trace: Option<Extension<RequestTrace>>,
     headers: HeaderMap,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Response {
-    compatible(state, caller, headers, body, Format::Anthropic).await
+    compatible(state, caller, trace.map(|Extension(trace)| trace.0), headers, body, Format::Anthropic).await
 }
 
 async fn compatible(
     state: AppState,
     caller: Result<Caller, ApiError>,
+    parent: Option<TraceContext>,
     headers: HeaderMap,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
     format: Format,
@@ -93,7 +98,7 @@ async fn compatible(
         Ok(ingress) => ingress,
         Err(error) => return wire_error(format, FlowError::Gateway(error)),
     };
-    match run(&state, &caller, ingress, timeout_ms(&headers), started, format).await {
+    match run(&state, &caller, ingress, timeout_ms(&headers), started, format, parent.as_ref()).await {
         Ok(response) => response,
         Err(error) => wire_error(format, error),
     }
@@ -110,10 +115,11 @@ async fn run(
     timeout_ms: Option<u64>,
     started: Instant,
     format: Format,
+    parent: Option<&TraceContext>,
 ) -> Result<Response, FlowError> {
-    let prepared = prepare(state, caller, ingress, timeout_ms).await?;
+    let mut prepared = prepare(state, caller, ingress, timeout_ms).await?;
     let id = GenerationRecord::new_id();
-    let mut record = CallRecord::start(state, caller, &prepared, id.clone(), started);
+    let mut record = CallRecord::start(state, caller, &mut prepared, id.clone(), started, parent);
     if prepared.stream {
         return stream(state, prepared, record, id, started, format).await;
     }
@@ -125,6 +131,8 @@ async fn run(
         }
     };
     record.answered_by(&response.provider, &response.model, response.attempts, response.fallback_index);
+    let content = state.otel.captures_content().then_some(response.content.as_str());
+    record.response(&response.id, Some(response.finish_reason.as_str()), content);
     record.succeed(response.usage, response.cost_usd, response.upstream_latency, None);
     let body = match format {
         Format::OpenAi => ingress::openai::response_json(&response, &prepared.requested_model),
@@ -159,9 +167,14 @@ async fn stream(
         let frame = match item {
             _ if ended => String::new(),
             Ok(event) => {
-                if let StreamEvent::Finish { usage, cost_usd, upstream_latency, ttft, .. } = &event {
-                    record.succeed(*usage, *cost_usd, *upstream_latency, *ttft);
-                    ended = true;
+                match &event {
+                    StreamEvent::Start { id, .. } => record.response(id, None, None),
+                    StreamEvent::Finish { finish_reason, usage, cost_usd, upstream_latency, ttft } => {
+                        record.finish_reason(finish_reason.as_str());
+                        record.succeed(*usage, *cost_usd, *upstream_latency, *ttft);
+                        ended = true;
+                    }
+                    _ => {}
                 }
                 encoder.encode(&event)
             }
@@ -275,6 +288,7 @@ pub async fn invoke(
     State(state): State<AppState>,
     caller: Caller,
     Path(name): Path<String>,
+    trace: Option<Extension<RequestTrace>>,
     headers: HeaderMap,
     ApiJson(request): ApiJson<InvokeRequest>,
 ) -> Result<Response, ApiError> {
@@ -310,9 +324,10 @@ pub async fn invoke(
         FlowError::Api(error) => error,
         FlowError::Gateway(error) => gateway_problem(&error),
     };
-    let prepared = prepare(&state, &caller, ingress, timeout_ms(&headers)).await.map_err(native)?;
+    let mut prepared = prepare(&state, &caller, ingress, timeout_ms(&headers)).await.map_err(native)?;
     let id = GenerationRecord::new_id();
-    let mut record = CallRecord::start(&state, &caller, &prepared, id.clone(), started);
+    let parent = trace.map(|Extension(trace)| trace.0);
+    let mut record = CallRecord::start(&state, &caller, &mut prepared, id.clone(), started, parent.as_ref());
     if prepared.stream {
         return stream(&state, prepared, record, id, started, Format::OpenAi).await.map_err(native);
     }
@@ -324,6 +339,8 @@ pub async fn invoke(
         }
     };
     record.answered_by(&response.provider, &response.model, response.attempts, response.fallback_index);
+    let content = state.otel.captures_content().then_some(response.content.as_str());
+    record.response(&response.id, Some(response.finish_reason.as_str()), content);
     record.succeed(response.usage, response.cost_usd, response.upstream_latency, None);
     let latency = started.elapsed();
     let overhead_ms = duration_ms(latency.saturating_sub(response.upstream_latency));

@@ -57,6 +57,13 @@ pub async fn resolve(
     let name = prompt_name(&name)?;
     let selector = selector(query.label.as_deref(), query.version)?;
     let entry = state.registry.resolve(&caller.project, &name, &selector).await?;
+    let resolved = &entry.resolved;
+    state.metrics.resolution(
+        caller.project.as_str(),
+        name.as_str(),
+        resolved.version.version,
+        resolved.label.as_ref().map(|l| l.name.as_str()),
+    );
     let etag = HeaderValue::from_str(&entry.etag)
         .map_err(|_| ApiError::new(opm_core::ErrorKind::Internal, "internal", "bad etag"))?;
     if headers.get(header::IF_NONE_MATCH).is_some_and(|value| etag_matches(value, &entry.etag)) {
@@ -103,6 +110,12 @@ pub async fn render(
     let selector = selector(request.label.as_deref(), request.version)?;
     let rendered = state.registry.render(&caller.project, &name, &selector, &request.variables).await?;
     let resolved = &rendered.entry.resolved;
+    state.metrics.render_served(
+        caller.project.as_str(),
+        name.as_str(),
+        resolved.version.version,
+        resolved.label.as_ref().map(|l| l.name.as_str()),
+    );
     let (kind, messages, text) = match rendered.body {
         RenderedBody::Chat { messages } => (
             PromptTypeDto::Chat,

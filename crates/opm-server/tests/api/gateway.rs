@@ -27,16 +27,22 @@ impl GenerationRecorder for Captured {
     }
 }
 
-struct GatewayApp {
-    app: TestApp,
-    router: axum::Router,
+pub struct GatewayApp {
+    pub app: TestApp,
+    pub router: axum::Router,
     records: Arc<Captured>,
-    mock: MockServer,
+    pub mock: MockServer,
     _key_dir: tempfile::TempDir,
 }
 
 async fn gateway_app() -> GatewayApp {
-    let app = TestApp::new().await;
+    gateway_app_with(opm_telemetry::Telemetry::disabled(), true).await
+}
+
+/// Prompts `support` (OpenAI wire), `claude-support` (Anthropic wire) and `limited` (always 429)
+/// on a mock upstream. `capture` swaps the telemetry pipeline for an in-memory list of records.
+pub async fn gateway_app_with(otel: opm_telemetry::Telemetry, capture: bool) -> GatewayApp {
+    let mut app = TestApp::new().await;
     let mock = MockServer::start(MockConfig::default()).await.unwrap();
     let key_dir = tempfile::tempdir().unwrap();
     let key_file = key_dir.path().join("key");
@@ -50,8 +56,13 @@ async fn gateway_app() -> GatewayApp {
     let config = GatewayConfig::default().with_provider("up-openai", openai).with_provider("up-anthropic", anthropic);
     let gateway = Arc::new(Gateway::new(config, PriceTable::builtin()).unwrap());
     let records = Arc::new(Captured::default());
-    let state = opm_server::AppState { registry: app.registry.clone(), gateway, recorder: records.clone() };
+    let mut state = opm_server::AppState::new(app.registry.clone(), gateway, otel, &Default::default());
+    if capture {
+        state.recorder = records.clone();
+    }
     let router = opm_server::build_router(state);
+    // The test app's helpers go through this router too (same store and registry).
+    app.router = router.clone();
     for (name, provider, model) in [
         ("support", "up-openai", "gpt-4o-mini"),
         ("claude-support", "up-anthropic", "claude-haiku-4-5"),
@@ -76,19 +87,19 @@ async fn gateway_app() -> GatewayApp {
     GatewayApp { app, router, records, mock, _key_dir: key_dir }
 }
 
-struct Raw {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    text: String,
+pub struct Raw {
+    pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub text: String,
 }
 
 impl Raw {
-    fn json(&self) -> Value {
+    pub fn json(&self) -> Value {
         serde_json::from_str(&self.text).unwrap_or(Value::Null)
     }
 }
 
-async fn post(router: &axum::Router, path: &str, auth: (&str, &str), body: Value) -> Raw {
+pub async fn post(router: &axum::Router, path: &str, auth: (&str, &str), body: Value) -> Raw {
     let request = Request::builder()
         .method(Method::POST)
         .uri(path)
@@ -103,7 +114,7 @@ async fn post(router: &axum::Router, path: &str, auth: (&str, &str), body: Value
     Raw { status, headers, text: String::from_utf8_lossy(&bytes).into_owned() }
 }
 
-fn bearer() -> (&'static str, String) {
+pub fn bearer() -> (&'static str, String) {
     ("authorization", format!("Bearer {ADMIN_SECRET}"))
 }
 

@@ -7,6 +7,8 @@ mod flow;
 mod gateway;
 mod problems;
 mod roles;
+mod telemetry;
+mod tracing;
 
 use std::sync::Arc;
 

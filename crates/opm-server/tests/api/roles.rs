@@ -64,6 +64,10 @@ fn routes() -> Vec<Route> {
             "viewer",
         ),
         route(Method::POST, "/api/v1/prompts/walk/invoke", Some(json!({"label": "latest"})), "viewer"),
+        route(Method::GET, "/api/v1/prompts/walk/stats?window=1h&by=version", None, "viewer"),
+        route(Method::GET, "/api/v1/generations/doesnotexist", None, "viewer"),
+        route(Method::POST, "/api/v1/feedback", Some(json!({"generation_id": "doesnotexist", "score": 1})), "viewer"),
+        route(Method::GET, "/metrics", None, "public"),
         route(Method::GET, "/healthz", None, "public"),
         route(Method::GET, "/readyz", None, "public"),
     ]
@@ -86,6 +90,7 @@ fn template_path(path: &str) -> String {
         .replace("/versions/1", "/versions/{version}")
         .replace("/labels/production", "/labels/{label}")
         .replace("/keys/doesnotexist", "/keys/{id}")
+        .replace("/generations/doesnotexist", "/generations/{id}")
 }
 
 #[tokio::test]

@@ -1,0 +1,392 @@
+//! Prometheus metrics: one [`Metrics`] per server, rendered at `GET /metrics` in the text format.
+//!
+//! Names carry the `opm_` prefix and base units; counters end in `_total`; every metric is
+//! described (promtool rejects undescribed ones). Labels are bounded: project, prompt, version,
+//! label, arm, provider, model, route and status class — never keys, users or free text. Values
+//! a caller can choose freely (the model of a direct call) pass through a [`LabelGuard`] that
+//! folds new values into `other` past a limit, so cardinality stays bounded whoever calls.
+//!
+//! The recorder is not installed globally: several servers (tests) can live in one process.
+
+use std::collections::HashSet;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use metrics::{Counter, Gauge, Histogram, Key, KeyName, Label, Metadata, Recorder, SharedString, Unit};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
+use opm_gateway::{BreakerState, GenerationRecord, GenerationStatus};
+
+/// Every metric this server exports: name, kind, unit, help. `docs/observability.md` lists the same.
+pub const CATALOGUE: &[(&str, Kind, &str)] = &[
+    ("opm_build_info", Kind::Gauge, "Always 1; the `version` label names the running OPM version."),
+    ("opm_http_requests_total", Kind::Counter, "API requests answered, by route, method and status class."),
+    ("opm_http_request_duration_seconds", Kind::Histogram, "API request duration, by route, method and status class."),
+    (
+        "opm_gateway_requests_total",
+        Kind::Counter,
+        "Model calls through the gateway, by prompt, version, label, arm, provider, model and outcome.",
+    ),
+    ("opm_gateway_errors_total", Kind::Counter, "Failed model calls, by provider, model and stable error code."),
+    (
+        "opm_gateway_request_duration_seconds",
+        Kind::Histogram,
+        "Whole model call as the client saw it (retries and fallbacks included).",
+    ),
+    (
+        "opm_gateway_upstream_duration_seconds",
+        Kind::Histogram,
+        "Time spent waiting on upstream providers per model call.",
+    ),
+    ("opm_gateway_time_to_first_token_seconds", Kind::Histogram, "Time from the request to the first streamed token."),
+    (
+        "opm_gateway_overhead_seconds",
+        Kind::Histogram,
+        "OPM's own added latency per model call: total time minus time waiting on upstreams.",
+    ),
+    (
+        "opm_gateway_tokens_total",
+        Kind::Counter,
+        "Tokens reported by providers, by type (input, output, cached); unknown usage is not counted.",
+    ),
+    (
+        "opm_gateway_cost_usd",
+        Kind::Histogram,
+        "Cost of each priced model call in US dollars; the _sum is the total spend.",
+    ),
+    (
+        "opm_gateway_retries_total",
+        Kind::Counter,
+        "Upstream attempts retried after a failed attempt, by provider (successful and failed calls).",
+    ),
+    (
+        "opm_gateway_fallbacks_total",
+        Kind::Counter,
+        "Model calls answered by a fallback target rather than the first one.",
+    ),
+    ("opm_gateway_circuit_breaker_state", Kind::Gauge, "Circuit breaker per provider: 0 closed, 1 half-open, 2 open."),
+    (
+        "opm_prompt_resolutions_total",
+        Kind::Counter,
+        "Label or version resolutions served, by prompt, version and label.",
+    ),
+    (
+        "opm_prompt_renders_total",
+        Kind::Counter,
+        "Prompt renders served (the render API and gateway calls), by prompt, version and label.",
+    ),
+    ("opm_recorder_queue_depth", Kind::Gauge, "Generation records waiting to be written to the store."),
+    ("opm_recorder_queue_capacity", Kind::Gauge, "Capacity of the generation record queue."),
+    (
+        "opm_recorder_dropped_total",
+        Kind::Counter,
+        "Generation records dropped because the queue was full (telemetry loss).",
+    ),
+    ("opm_recorder_written_total", Kind::Counter, "Generation records written to the store."),
+    (
+        "opm_recorder_write_errors_total",
+        Kind::Counter,
+        "Batches of generation records the store refused (their records are lost).",
+    ),
+    ("opm_recorder_batch_duration_seconds", Kind::Histogram, "Time to write one batch of generation records."),
+    ("opm_retention_deleted_total", Kind::Counter, "Generation records deleted by the retention job."),
+];
+
+/// The kind of a catalogued metric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Counter,
+    Gauge,
+    Histogram,
+}
+
+/// Latency buckets in seconds: 0.5 ms to 60 s.
+const LATENCY_BUCKETS: &[f64] =
+    &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
+/// OPM's own overhead: 10 µs to 100 ms.
+const OVERHEAD_BUCKETS: &[f64] =
+    &[0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.1];
+/// Cost per call in USD.
+const COST_BUCKETS: &[f64] = &[0.00001, 0.0001, 0.001, 0.01, 0.1, 1.0, 10.0];
+
+static METADATA: Metadata<'static> = Metadata::new(module_path!(), metrics::Level::INFO, Some(module_path!()));
+
+/// Distinct values a caller-chosen label may take before new ones become `other`.
+pub const MAX_FREE_LABEL_VALUES: usize = 200;
+
+/// The server's metric registry.
+pub struct Metrics {
+    recorder: PrometheusRecorder,
+    handle: PrometheusHandle,
+    models: LabelGuard,
+    dropped: Counter,
+    queue_depth: Gauge,
+}
+
+impl Metrics {
+    /// A registry with every catalogued metric described.
+    pub fn new() -> Self {
+        let builder = histogram_buckets().unwrap_or_else(|error| {
+            tracing::error!(%error, "invalid histogram buckets; histograms fall back to summaries");
+            PrometheusBuilder::new()
+        });
+        let recorder = builder.build_recorder();
+        let handle = recorder.handle();
+        for (name, kind, help) in CATALOGUE {
+            let key = KeyName::from(*name);
+            let unit = name.ends_with("_seconds").then_some(Unit::Seconds);
+            let help = SharedString::from(*help);
+            match kind {
+                Kind::Counter => recorder.describe_counter(key, unit, help),
+                Kind::Gauge => recorder.describe_gauge(key, unit, help),
+                Kind::Histogram => recorder.describe_histogram(key, unit, help),
+            }
+        }
+        let version = Key::from_parts("opm_build_info", vec![Label::new("version", env!("CARGO_PKG_VERSION"))]);
+        recorder.register_gauge(&version, &METADATA).set(1.0);
+        let dropped = recorder.register_counter(&Key::from_static_name("opm_recorder_dropped_total"), &METADATA);
+        dropped.absolute(0);
+        let queue_depth = recorder.register_gauge(&Key::from_static_name("opm_recorder_queue_depth"), &METADATA);
+        Self { recorder, handle, models: LabelGuard::new(MAX_FREE_LABEL_VALUES), dropped, queue_depth }
+    }
+
+    /// The exposition text for `GET /metrics`.
+    pub fn render(&self) -> String {
+        self.handle.render()
+    }
+
+    /// Drains histogram buffers; call every few seconds so memory stays flat between scrapes.
+    pub fn upkeep(&self) {
+        self.handle.run_upkeep();
+    }
+
+    fn counter(&self, name: &'static str, labels: Vec<Label>) -> Counter {
+        self.recorder.register_counter(&Key::from_parts(name, labels), &METADATA)
+    }
+
+    fn gauge(&self, name: &'static str, labels: Vec<Label>) -> Gauge {
+        self.recorder.register_gauge(&Key::from_parts(name, labels), &METADATA)
+    }
+
+    fn histogram(&self, name: &'static str, labels: Vec<Label>) -> Histogram {
+        self.recorder.register_histogram(&Key::from_parts(name, labels), &METADATA)
+    }
+
+    /// One API request answered.
+    pub fn http_request(&self, route: &str, method: &str, status: u16, elapsed: Duration) {
+        let labels = vec![
+            Label::new("route", route.to_owned()),
+            Label::new("method", method.to_owned()),
+            Label::new("status_class", status_class(status)),
+        ];
+        self.counter("opm_http_requests_total", labels.clone()).increment(1);
+        self.histogram("opm_http_request_duration_seconds", labels).record(elapsed.as_secs_f64());
+    }
+
+    /// One resolution served.
+    pub fn resolution(&self, project: &str, prompt: &str, version: u32, label: Option<&str>) {
+        self.counter("opm_prompt_resolutions_total", prompt_labels(project, prompt, version, label)).increment(1);
+    }
+
+    /// One render served.
+    pub fn render_served(&self, project: &str, prompt: &str, version: u32, label: Option<&str>) {
+        self.counter("opm_prompt_renders_total", prompt_labels(project, prompt, version, label)).increment(1);
+    }
+
+    /// Accounts for one finished model call.
+    pub fn generation(&self, record: &GenerationRecord) {
+        let model = self.models.admit(&record.model);
+        let provider = self.models.admit(&record.provider);
+        let mut labels = vec![
+            Label::new("project", record.project.clone().unwrap_or_default()),
+            Label::new("prompt", record.prompt.clone().unwrap_or_default()),
+            Label::new("version", record.prompt_version.map(|v| v.to_string()).unwrap_or_default()),
+            Label::new("label", record.label.clone().unwrap_or_default()),
+            Label::new("arm", String::new()),
+            Label::new("provider", provider.clone()),
+            Label::new("model", model.clone()),
+        ];
+        let upstream = Duration::from_secs_f64(record.upstream_ms.max(0.0) / 1000.0);
+        let total = Duration::from_secs_f64(record.latency_ms.max(0.0) / 1000.0);
+        self.histogram("opm_gateway_request_duration_seconds", labels.clone()).record(total.as_secs_f64());
+        if let Some(ttft) = record.ttft_ms {
+            self.histogram("opm_gateway_time_to_first_token_seconds", labels.clone()).record(ttft / 1000.0);
+        }
+        if let Some(cost) = record.cost_usd {
+            self.histogram("opm_gateway_cost_usd", labels.clone()).record(cost);
+        }
+        let usage = &record.usage;
+        for (kind, value) in
+            [("input", usage.input_tokens), ("output", usage.output_tokens), ("cached", usage.cached_input_tokens)]
+        {
+            if let Some(value) = value {
+                let mut with_type = labels.clone();
+                with_type.push(Label::new("type", kind));
+                self.counter("opm_gateway_tokens_total", with_type).increment(value);
+            }
+        }
+        if record.fallback_index > 0 {
+            self.counter("opm_gateway_fallbacks_total", labels.clone()).increment(1);
+        }
+        labels.push(Label::new("outcome", record.status.as_str()));
+        self.counter("opm_gateway_requests_total", labels).increment(1);
+        let provider_model = vec![Label::new("provider", provider), Label::new("model", model)];
+        if record.status == GenerationStatus::Ok || record.upstream_ms > 0.0 {
+            self.histogram("opm_gateway_upstream_duration_seconds", provider_model.clone())
+                .record(upstream.as_secs_f64());
+        }
+        let overhead = total.saturating_sub(upstream);
+        let streamed = if record.streamed { "true" } else { "false" };
+        self.histogram("opm_gateway_overhead_seconds", vec![Label::new("streamed", streamed)])
+            .record(overhead.as_secs_f64());
+        if let Some(error) = &record.error_kind {
+            let mut with_error = provider_model;
+            with_error.push(Label::new("error_type", self.models.admit(error)));
+            self.counter("opm_gateway_errors_total", with_error).increment(1);
+        }
+    }
+
+    /// Publishes the gateway's retry counters (kept by the gateway, read at scrape time).
+    pub fn retries(&self, counts: &[(String, u64)]) {
+        for (provider, count) in counts {
+            self.counter("opm_gateway_retries_total", vec![Label::new("provider", provider.clone())]).absolute(*count);
+        }
+    }
+
+    /// Publishes the circuit-breaker state of every provider.
+    pub fn breakers(&self, states: &[(String, BreakerState)]) {
+        for (provider, state) in states {
+            let value = match state {
+                BreakerState::Closed => 0.0,
+                BreakerState::HalfOpen => 1.0,
+                BreakerState::Open => 2.0,
+            };
+            self.gauge("opm_gateway_circuit_breaker_state", vec![Label::new("provider", provider.clone())]).set(value);
+        }
+    }
+
+    /// The generation queue's depth and capacity.
+    pub fn recorder_queue(&self, depth: usize, capacity: usize) {
+        self.queue_depth.set(depth as f64);
+        self.gauge("opm_recorder_queue_capacity", Vec::new()).set(capacity as f64);
+    }
+
+    /// Records dropped because the queue was full.
+    pub fn recorder_dropped(&self, n: u64) {
+        self.dropped.increment(n);
+    }
+
+    /// One batch written (or refused) by the store.
+    pub fn recorder_batch(&self, written: u64, failed: bool, elapsed: Duration) {
+        if failed {
+            self.counter("opm_recorder_write_errors_total", Vec::new()).increment(1);
+        } else {
+            self.counter("opm_recorder_written_total", Vec::new()).increment(written);
+        }
+        self.histogram("opm_recorder_batch_duration_seconds", Vec::new()).record(elapsed.as_secs_f64());
+    }
+
+    /// Records removed by retention.
+    pub fn retention_deleted(&self, n: u64) {
+        self.counter("opm_retention_deleted_total", Vec::new()).increment(n);
+    }
+}
+
+/// A builder with the bucket boundaries of every catalogued histogram.
+fn histogram_buckets() -> Result<PrometheusBuilder, metrics_exporter_prometheus::BuildError> {
+    let mut builder = PrometheusBuilder::new();
+    for (name, kind, _) in CATALOGUE {
+        if *kind != Kind::Histogram {
+            continue;
+        }
+        let buckets = match *name {
+            "opm_gateway_overhead_seconds" => OVERHEAD_BUCKETS,
+            "opm_gateway_cost_usd" => COST_BUCKETS,
+            _ => LATENCY_BUCKETS,
+        };
+        builder = builder.set_buckets_for_metric(Matcher::Full((*name).to_owned()), buckets)?;
+    }
+    Ok(builder)
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn prompt_labels(project: &str, prompt: &str, version: u32, label: Option<&str>) -> Vec<Label> {
+    vec![
+        Label::new("project", project.to_owned()),
+        Label::new("prompt", prompt.to_owned()),
+        Label::new("version", version.to_string()),
+        Label::new("label", label.unwrap_or_default().to_owned()),
+    ]
+}
+
+/// `2xx`, `4xx`, `5xx`…
+pub fn status_class(status: u16) -> &'static str {
+    match status / 100 {
+        1 => "1xx",
+        2 => "2xx",
+        3 => "3xx",
+        4 => "4xx",
+        _ => "5xx",
+    }
+}
+
+/// Admits at most `limit` distinct values of a caller-chosen label; later new values read `other`.
+pub struct LabelGuard {
+    limit: usize,
+    seen: Mutex<HashSet<String>>,
+}
+
+impl LabelGuard {
+    pub fn new(limit: usize) -> Self {
+        Self { limit, seen: Mutex::new(HashSet::new()) }
+    }
+
+    /// The value to use as a label.
+    pub fn admit(&self, value: &str) -> String {
+        let Ok(mut seen) = self.seen.lock() else { return "other".to_owned() };
+        if seen.contains(value) {
+            return value.to_owned();
+        }
+        if seen.len() >= self.limit {
+            return "other".to_owned();
+        }
+        seen.insert(value.to_owned());
+        value.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guard_folds_values_past_the_limit() {
+        let guard = LabelGuard::new(2);
+        assert_eq!(guard.admit("a"), "a");
+        assert_eq!(guard.admit("b"), "b");
+        assert_eq!(guard.admit("c"), "other");
+        assert_eq!(guard.admit("a"), "a");
+    }
+
+    #[test]
+    fn status_classes() {
+        for (status, class) in [(200, "2xx"), (304, "3xx"), (404, "4xx"), (429, "4xx"), (502, "5xx"), (101, "1xx")] {
+            assert_eq!(status_class(status), class, "{status}");
+        }
+    }
+
+    #[test]
+    fn every_metric_is_described_and_rendered_with_help() {
+        let metrics = Metrics::new();
+        metrics.http_request("/healthz", "GET", 200, Duration::from_millis(3));
+        metrics.resolution("default", "welcome", 1, Some("production"));
+        let text = metrics.render();
+        assert!(text.contains("# HELP opm_http_requests_total"), "{text}");
+        assert!(text.contains("opm_prompt_resolutions_total{project=\"default\""), "{text}");
+        assert!(text.contains("opm_build_info{version="), "{text}");
+    }
+}
