@@ -180,3 +180,32 @@ fn invoke_runs_a_prompt_on_the_mock_provider() {
     let missing = server.opm(&["invoke", "hello-mock"]).failure();
     assert!(missing.stderr.contains("missing required variables: name"), "{}", missing.stderr);
 }
+
+#[test]
+fn stats_and_feedback_after_invocations() {
+    let server = with_examples();
+    server.opm(&["label", "set", "hello-mock", "production", "1", "--reason", "go"]).success();
+    let mut ids = Vec::new();
+    for name in ["Ada", "Grace", "Linus"] {
+        let answer = server.opm(&["invoke", "hello-mock", "--var", &format!("name={name}"), "-o", "json"]).success();
+        ids.push(answer.json()["generation_id"].as_str().unwrap().to_owned());
+    }
+    let scored = server.opm(&["feedback", &ids[0], "--score", "1", "--comment", "good"]).success();
+    assert!(scored.stdout.contains(&format!("recorded for generation {}", ids[0])), "{}", scored.stdout);
+    server.opm(&["feedback", &ids[1], "--score", "-0.5"]).success();
+    let unknown = server.opm(&["feedback", "no-such-generation", "--score", "1"]).failure();
+    assert!(unknown.stderr.contains("no-such-generation"), "{}", unknown.stderr);
+
+    let table = server.opm(&["stats", "hello-mock"]).success();
+    assert!(table.stdout.starts_with("hello-mock by version, last 1h"), "{}", table.stdout);
+    assert!(table.stdout.contains("0.25 (n=2)"), "mean feedback in the table: {}", table.stdout);
+    let json = server.opm(&["stats", "hello-mock", "--by", "label", "--window", "24h", "-o", "json"]).success().json();
+    assert_eq!(json["by"], "label");
+    let group = &json["groups"][0];
+    assert_eq!(group["group"], "production");
+    assert_eq!(group["calls"], 3);
+    assert_eq!(group["errors"], 0);
+    assert!(group["tokens"]["output"].as_u64().unwrap() > 0);
+    let bad = server.opm(&["stats", "hello-mock", "--window", "forever"]).failure();
+    assert!(bad.stderr.contains("window"), "{}", bad.stderr);
+}

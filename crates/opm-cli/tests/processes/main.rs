@@ -1,12 +1,12 @@
 //! Black-box tests on real `opm serve` processes: acknowledged writes survive `kill -9`,
 //! concurrent writers get contiguous version numbers and no 5xx, and with two replicas on one
 //! PostgreSQL a label move, a rollback or a key revocation on one is visible on the other within a
-//! second (the time is measured and printed).
+//! second (the time is measured and printed); SIGTERM writes out queued generation records; JSON
+//! logs carry request and trace ids.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use opm_api::labels::SetLabelRequest;
@@ -14,58 +14,10 @@ use opm_api::prompts::{ContentDto, CreateVersionRequest, PromptTypeDto};
 use opm_client::prompts::Selector;
 use opm_client::{Client, ClientConfig};
 
-const ADMIN: &str = "opm_proc_admin-key-for-process-tests";
+mod server;
+mod telemetry;
 
-/// A running `opm serve`, killed on drop.
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Server {
-    fn start(data_dir: &std::path::Path, database_url: Option<&str>) -> Self {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_opm"));
-        command
-            .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
-            .arg(data_dir)
-            .env("OPM_BOOTSTRAP_ADMIN_KEY", ADMIN)
-            .env("RUST_LOG", "warn")
-            .env_remove("OPM_DATABASE_URL")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        if let Some(url) = database_url {
-            command.args(["--database-url", url]);
-        }
-        let mut child = command.spawn().expect("start opm serve");
-        let stdout = child.stdout.take().unwrap();
-        let mut lines = BufReader::new(stdout).lines();
-        let url = loop {
-            let line = lines.next().expect("opm serve exited before listening").unwrap();
-            if let Some(url) = line.strip_prefix("opm listening on ") {
-                break url.trim().to_owned();
-            }
-        };
-        std::thread::spawn(move || for _ in lines {});
-        Server { child, url }
-    }
-
-    fn client(&self) -> Client {
-        Client::new(&ClientConfig { base_url: self.url.clone(), api_key: Some(ADMIN.into()), ..Default::default() })
-            .unwrap()
-    }
-
-    fn kill_9(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use server::Server;
 
 fn text_version(template: &str) -> CreateVersionRequest {
     CreateVersionRequest {
