@@ -8,8 +8,8 @@
 //!
 //! The recorder is not installed globally: several servers (tests) can live in one process.
 
-use std::collections::HashSet;
-use std::sync::Mutex;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Duration;
 
 use metrics::{Counter, Gauge, Histogram, Key, KeyName, Label, Metadata, Recorder, SharedString, Unit};
@@ -117,9 +117,61 @@ pub const MAX_FREE_LABEL_VALUES: usize = 200;
 pub struct Metrics {
     recorder: PrometheusRecorder,
     handle: PrometheusHandle,
-    models: LabelGuard,
+    free_values: LabelGuard,
     dropped: Counter,
     queue_depth: Gauge,
+    /// Handles per label set, so the hot paths hash one key instead of registering each metric.
+    http: SeriesCache<(Counter, Histogram)>,
+    resolutions: SeriesCache<Counter>,
+    renders: SeriesCache<Counter>,
+    generations: SeriesCache<Arc<GenerationSeries>>,
+    /// OPM's overhead, not streamed and streamed.
+    overhead: [Histogram; 2],
+}
+
+/// The series of one (project, prompt, version, label, provider, model); optional ones are
+/// registered on first use so no empty series appear.
+struct GenerationSeries {
+    labels: Vec<Label>,
+    provider_model: Vec<Label>,
+    duration: Histogram,
+    upstream: Histogram,
+    ttft: OnceLock<Histogram>,
+    cost: OnceLock<Histogram>,
+    /// input, output, cached.
+    tokens: [OnceLock<Counter>; 3],
+    fallbacks: OnceLock<Counter>,
+    /// By [`GenerationStatus`] discriminant: ok, error, cancelled.
+    requests: [OnceLock<Counter>; 3],
+}
+
+/// Most label sets cached per family; past it, handles are registered per call (still correct).
+const MAX_CACHED_SERIES: usize = 10_000;
+
+/// Metric handles by label-set key.
+struct SeriesCache<T> {
+    map: RwLock<HashMap<String, T>>,
+}
+
+impl<T: Clone> SeriesCache<T> {
+    fn new() -> Self {
+        Self { map: RwLock::new(HashMap::new()) }
+    }
+
+    fn get_or_insert(&self, key: &str, make: impl FnOnce() -> T) -> T {
+        if let Ok(map) = self.map.read()
+            && let Some(found) = map.get(key)
+        {
+            return found.clone();
+        }
+        let made = make();
+        if let Ok(mut map) = self.map.write()
+            && map.len() < MAX_CACHED_SERIES
+        {
+            return map.entry(key.to_owned()).or_insert(made).clone();
+        }
+        made
+    }
 }
 
 impl Metrics {
@@ -146,7 +198,22 @@ impl Metrics {
         let dropped = recorder.register_counter(&Key::from_static_name("opm_recorder_dropped_total"), &METADATA);
         dropped.absolute(0);
         let queue_depth = recorder.register_gauge(&Key::from_static_name("opm_recorder_queue_depth"), &METADATA);
-        Self { recorder, handle, models: LabelGuard::new(MAX_FREE_LABEL_VALUES), dropped, queue_depth }
+        let overhead = ["false", "true"].map(|streamed| {
+            let key = Key::from_parts("opm_gateway_overhead_seconds", vec![Label::new("streamed", streamed)]);
+            recorder.register_histogram(&key, &METADATA)
+        });
+        Self {
+            recorder,
+            handle,
+            free_values: LabelGuard::new(MAX_FREE_LABEL_VALUES),
+            dropped,
+            queue_depth,
+            http: SeriesCache::new(),
+            resolutions: SeriesCache::new(),
+            renders: SeriesCache::new(),
+            generations: SeriesCache::new(),
+            overhead,
+        }
     }
 
     /// The exposition text for `GET /metrics`.
@@ -173,74 +240,140 @@ impl Metrics {
 
     /// One API request answered.
     pub fn http_request(&self, route: &str, method: &str, status: u16, elapsed: Duration) {
-        let labels = vec![
-            Label::new("route", route.to_owned()),
-            Label::new("method", method.to_owned()),
-            Label::new("status_class", status_class(status)),
-        ];
-        self.counter("opm_http_requests_total", labels.clone()).increment(1);
-        self.histogram("opm_http_request_duration_seconds", labels).record(elapsed.as_secs_f64());
+        let class = status_class(status);
+        let key = format!("{route}\u{1}{method}\u{1}{class}");
+        let (requests, duration) = self.http.get_or_insert(&key, || {
+            let labels = vec![
+                Label::new("route", route.to_owned()),
+                Label::new("method", method.to_owned()),
+                Label::new("status_class", class),
+            ];
+            (
+                self.counter("opm_http_requests_total", labels.clone()),
+                self.histogram("opm_http_request_duration_seconds", labels),
+            )
+        });
+        requests.increment(1);
+        duration.record(elapsed.as_secs_f64());
     }
 
     /// One resolution served.
     pub fn resolution(&self, project: &str, prompt: &str, version: u32, label: Option<&str>) {
-        self.counter("opm_prompt_resolutions_total", prompt_labels(project, prompt, version, label)).increment(1);
+        self.prompt_counter(&self.resolutions, "opm_prompt_resolutions_total", project, prompt, version, label);
     }
 
     /// One render served.
     pub fn render_served(&self, project: &str, prompt: &str, version: u32, label: Option<&str>) {
-        self.counter("opm_prompt_renders_total", prompt_labels(project, prompt, version, label)).increment(1);
+        self.prompt_counter(&self.renders, "opm_prompt_renders_total", project, prompt, version, label);
+    }
+
+    fn prompt_counter(
+        &self,
+        cache: &SeriesCache<Counter>,
+        name: &'static str,
+        project: &str,
+        prompt: &str,
+        version: u32,
+        label: Option<&str>,
+    ) {
+        let label = label.unwrap_or_default();
+        let key = format!("{project}\u{1}{prompt}\u{1}{version}\u{1}{label}");
+        cache
+            .get_or_insert(&key, || {
+                let labels = vec![
+                    Label::new("project", project.to_owned()),
+                    Label::new("prompt", prompt.to_owned()),
+                    Label::new("version", version.to_string()),
+                    Label::new("label", label.to_owned()),
+                ];
+                self.counter(name, labels)
+            })
+            .increment(1);
     }
 
     /// Accounts for one finished model call.
     pub fn generation(&self, record: &GenerationRecord) {
-        let model = self.models.admit(&record.model);
-        let provider = self.models.admit(&record.provider);
-        let mut labels = vec![
-            Label::new("project", record.project.clone().unwrap_or_default()),
-            Label::new("prompt", record.prompt.clone().unwrap_or_default()),
-            Label::new("version", record.prompt_version.map(|v| v.to_string()).unwrap_or_default()),
-            Label::new("label", record.label.clone().unwrap_or_default()),
-            Label::new("arm", String::new()),
-            Label::new("provider", provider.clone()),
-            Label::new("model", model.clone()),
-        ];
+        let project = record.project.as_deref().unwrap_or_default();
+        let prompt = record.prompt.as_deref().unwrap_or_default();
+        let label = record.label.as_deref().unwrap_or_default();
+        let version = record.prompt_version.unwrap_or_default();
+        let key =
+            format!("{project}\u{1}{prompt}\u{1}{version}\u{1}{label}\u{1}{}\u{1}{}", record.provider, record.model);
+        let series = self.generations.get_or_insert(&key, || {
+            let provider = self.free_values.admit(&record.provider);
+            let model = self.free_values.admit(&record.model);
+            let labels = vec![
+                Label::new("project", project.to_owned()),
+                Label::new("prompt", prompt.to_owned()),
+                Label::new("version", record.prompt_version.map(|v| v.to_string()).unwrap_or_default()),
+                Label::new("label", label.to_owned()),
+                Label::new("arm", String::new()),
+                Label::new("provider", provider.clone()),
+                Label::new("model", model.clone()),
+            ];
+            let provider_model = vec![Label::new("provider", provider), Label::new("model", model)];
+            Arc::new(GenerationSeries {
+                duration: self.histogram("opm_gateway_request_duration_seconds", labels.clone()),
+                upstream: self.histogram("opm_gateway_upstream_duration_seconds", provider_model.clone()),
+                labels,
+                provider_model,
+                ttft: OnceLock::new(),
+                cost: OnceLock::new(),
+                tokens: Default::default(),
+                fallbacks: OnceLock::new(),
+                requests: Default::default(),
+            })
+        });
         let upstream = Duration::from_secs_f64(record.upstream_ms.max(0.0) / 1000.0);
         let total = Duration::from_secs_f64(record.latency_ms.max(0.0) / 1000.0);
-        self.histogram("opm_gateway_request_duration_seconds", labels.clone()).record(total.as_secs_f64());
+        series.duration.record(total.as_secs_f64());
         if let Some(ttft) = record.ttft_ms {
-            self.histogram("opm_gateway_time_to_first_token_seconds", labels.clone()).record(ttft / 1000.0);
+            series
+                .ttft
+                .get_or_init(|| self.histogram("opm_gateway_time_to_first_token_seconds", series.labels.clone()))
+                .record(ttft / 1000.0);
         }
         if let Some(cost) = record.cost_usd {
-            self.histogram("opm_gateway_cost_usd", labels.clone()).record(cost);
+            series.cost.get_or_init(|| self.histogram("opm_gateway_cost_usd", series.labels.clone())).record(cost);
         }
         let usage = &record.usage;
-        for (kind, value) in
+        for (index, (kind, value)) in
             [("input", usage.input_tokens), ("output", usage.output_tokens), ("cached", usage.cached_input_tokens)]
+                .into_iter()
+                .enumerate()
         {
             if let Some(value) = value {
-                let mut with_type = labels.clone();
-                with_type.push(Label::new("type", kind));
-                self.counter("opm_gateway_tokens_total", with_type).increment(value);
+                series.tokens[index]
+                    .get_or_init(|| {
+                        let mut with_type = series.labels.clone();
+                        with_type.push(Label::new("type", kind));
+                        self.counter("opm_gateway_tokens_total", with_type)
+                    })
+                    .increment(value);
             }
         }
         if record.fallback_index > 0 {
-            self.counter("opm_gateway_fallbacks_total", labels.clone()).increment(1);
+            series
+                .fallbacks
+                .get_or_init(|| self.counter("opm_gateway_fallbacks_total", series.labels.clone()))
+                .increment(1);
         }
-        labels.push(Label::new("outcome", record.status.as_str()));
-        self.counter("opm_gateway_requests_total", labels).increment(1);
-        let provider_model = vec![Label::new("provider", provider), Label::new("model", model)];
+        let outcome = record.status as usize;
+        series.requests[outcome]
+            .get_or_init(|| {
+                let mut with_outcome = series.labels.clone();
+                with_outcome.push(Label::new("outcome", record.status.as_str()));
+                self.counter("opm_gateway_requests_total", with_outcome)
+            })
+            .increment(1);
         if record.status == GenerationStatus::Ok || record.upstream_ms > 0.0 {
-            self.histogram("opm_gateway_upstream_duration_seconds", provider_model.clone())
-                .record(upstream.as_secs_f64());
+            series.upstream.record(upstream.as_secs_f64());
         }
         let overhead = total.saturating_sub(upstream);
-        let streamed = if record.streamed { "true" } else { "false" };
-        self.histogram("opm_gateway_overhead_seconds", vec![Label::new("streamed", streamed)])
-            .record(overhead.as_secs_f64());
+        self.overhead[usize::from(record.streamed)].record(overhead.as_secs_f64());
         if let Some(error) = &record.error_kind {
-            let mut with_error = provider_model;
-            with_error.push(Label::new("error_type", self.models.admit(error)));
+            let mut with_error = series.provider_model.clone();
+            with_error.push(Label::new("error_type", self.free_values.admit(error)));
             self.counter("opm_gateway_errors_total", with_error).increment(1);
         }
     }
@@ -312,15 +445,6 @@ impl Default for Metrics {
     fn default() -> Self {
         Self::new()
     }
-}
-
-fn prompt_labels(project: &str, prompt: &str, version: u32, label: Option<&str>) -> Vec<Label> {
-    vec![
-        Label::new("project", project.to_owned()),
-        Label::new("prompt", prompt.to_owned()),
-        Label::new("version", version.to_string()),
-        Label::new("label", label.unwrap_or_default().to_owned()),
-    ]
 }
 
 /// `2xx`, `4xx`, `5xx`…
