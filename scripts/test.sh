@@ -3,8 +3,18 @@
 # through a throwaway cluster started by scripts/with-postgres.sh when the binaries are installed,
 # loudly skipped otherwise unless OPM_REQUIRE_POSTGRES=1), then the Python suite that drives OPM's
 # gateway with the official OpenAI and Anthropic SDKs (and, with OPM_LOCAL_MODEL=1, a real local model).
+# promtool (Debian's `prometheus` package, installed by scripts/promtool.sh when missing) checks a
+# live metrics scrape; without it that check is skipped loudly, or fails with OPM_REQUIRE_PROMTOOL=1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if promtool_path=$(scripts/promtool.sh); then
+  export OPM_PROMTOOL="$promtool_path"
+elif [ "${OPM_REQUIRE_PROMTOOL:-0}" = "1" ]; then
+  echo "promtool is required (OPM_REQUIRE_PROMTOOL=1) and could not be installed" >&2
+  exit 1
+else
+  echo "WARNING: promtool unavailable: live metrics will not be checked with promtool" >&2
+fi
 if ! command -v cargo-nextest >/dev/null 2>&1; then
   echo "installing cargo-nextest…" >&2
   cargo install --locked cargo-nextest >/dev/null

@@ -140,10 +140,7 @@ pub async fn stats(
         "label" => StatsGroupBy::Label,
         "model" => StatsGroupBy::Model,
         other => {
-            return Err(ApiError::invalid(
-                "invalid_query",
-                format!("`by` is `version`, `label` or `model`, not `{other}`"),
-            ));
+            return Err(bad_query(format!("`by` is `version`, `label` or `model`, not `{other}`")));
         }
     };
     // 404 for a prompt that does not exist, rather than empty stats.
@@ -163,16 +160,17 @@ pub async fn stats(
 }
 
 fn parse_window(text: &str) -> Result<Duration, ApiError> {
-    let window = humantime::parse_duration(text).map_err(|error| {
-        ApiError::invalid(
-            "invalid_query",
-            format!("`window` `{text}` is not a duration such as 15m, 1h or 7d: {error}"),
-        )
-    })?;
+    let window = humantime::parse_duration(text)
+        .map_err(|error| bad_query(format!("`window` `{text}` is not a duration such as 15m, 1h or 7d: {error}")))?;
     if !(MIN_WINDOW..=MAX_WINDOW).contains(&window) {
-        return Err(ApiError::invalid("invalid_query", "`window` must be between 1m and 90d"));
+        return Err(bad_query("`window` must be between 1m and 90d".to_owned()));
     }
     Ok(window)
+}
+
+/// A malformed query parameter: 400 `invalid_query`, like the query extractor's own rejections.
+fn bad_query(detail: String) -> ApiError {
+    ApiError::invalid("invalid_query", detail).with_status(StatusCode::BAD_REQUEST)
 }
 
 #[cfg(test)]

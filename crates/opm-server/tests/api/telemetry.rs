@@ -255,9 +255,9 @@ async fn stats_match_known_seeded_generations_and_feedback() {
     assert_eq!(production["calls"], 111, "the 90-day window includes the old call");
 
     for (query, status) in [
-        ("window=2x", StatusCode::UNPROCESSABLE_ENTITY),
-        ("window=10s", StatusCode::UNPROCESSABLE_ENTITY),
-        ("by=user", StatusCode::UNPROCESSABLE_ENTITY),
+        ("window=2x", StatusCode::BAD_REQUEST),
+        ("window=10s", StatusCode::BAD_REQUEST),
+        ("by=user", StatusCode::BAD_REQUEST),
         ("limit=3", StatusCode::BAD_REQUEST),
     ] {
         let reply = app.admin(Method::GET, &format!("/api/v1/prompts/seeded/stats?{query}"), None).await;
