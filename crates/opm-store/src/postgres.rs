@@ -51,6 +51,9 @@ impl PostgresStore {
     pub async fn connect(url: &str) -> StoreResult<PostgresStore> {
         let options: PgConnectOptions =
             url.parse().map_err(|error| StoreError::InvalidInput(format!("invalid PostgreSQL URL: {error}")))?;
+        // JIT compilation costs about a second on a statistics query over a million generations
+        // and never pays off for OPM's short queries.
+        let options = options.options([("jit", "off")]);
         let pool = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
             .acquire_timeout(ACQUIRE_TIMEOUT)

@@ -43,7 +43,14 @@ CREATE TABLE feedback (
     score DOUBLE PRECISION NOT NULL,
     comment TEXT,
     key_id TEXT,
-    created_at_us BIGINT NOT NULL
+    created_at_us BIGINT NOT NULL,
+    -- Copied from the generation (which never changes), so statistics group feedback without a join.
+    prompt TEXT COLLATE "C",
+    prompt_version BIGINT,
+    label TEXT COLLATE "C",
+    model TEXT COLLATE "C" NOT NULL,
+    started_at_us BIGINT NOT NULL
 );
 
 CREATE INDEX feedback_by_generation ON feedback (generation_id, id);
+CREATE INDEX feedback_by_prompt ON feedback (project, prompt, started_at_us);

@@ -43,7 +43,14 @@ CREATE TABLE feedback (
     score REAL NOT NULL,
     comment TEXT,
     key_id TEXT,
-    created_at_us INTEGER NOT NULL
+    created_at_us INTEGER NOT NULL,
+    -- Copied from the generation (which never changes), so statistics group feedback without a join.
+    prompt TEXT,
+    prompt_version INTEGER,
+    label TEXT,
+    model TEXT NOT NULL,
+    started_at_us INTEGER NOT NULL
 );
 
 CREATE INDEX feedback_by_generation ON feedback (generation_id, id);
+CREATE INDEX feedback_by_prompt ON feedback (project, prompt, started_at_us);
