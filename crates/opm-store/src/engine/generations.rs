@@ -38,11 +38,11 @@ pub(super) async fn insert(backend: &impl Backend, rows: &[GenerationRow]) -> St
 /// How many of `remaining` rows the next statement carries: a power of two up to the maximum, so
 /// only a few distinct statements are ever prepared.
 fn statement_rows(remaining: usize) -> usize {
-    if remaining >= MAX_ROWS_PER_INSERT {
-        MAX_ROWS_PER_INSERT
-    } else {
-        // The largest power of two not above `remaining` (>= 1 here).
-        1 << remaining.ilog2()
+    match remaining.checked_ilog2() {
+        _ if remaining >= MAX_ROWS_PER_INSERT => MAX_ROWS_PER_INSERT,
+        // The largest power of two not above `remaining`.
+        Some(log2) => 1 << log2,
+        None => 1,
     }
 }
 

@@ -5,7 +5,8 @@
 //! ORDER BY …)`, exact, unlike collecting the values, which JSON renders with 15 digits) and looks
 //! up the rows at the ranks; PostgreSQL uses `percentile_disc`. Both pick the value at rank
 //! `ceil(p·n)` (nearest rank): PostgreSQL computes `ceil(p * n)` in floating point, which equals the
-//! integer `(100p·n + 99) / 100` SQLite uses for p = 0.5, 0.95 and 0.99.
+//! integer `(100p·n + 99) / 100` SQLite uses for p = 0.5, 0.95 and 0.99. The SQLite form needs
+//! SQLite 3.45 (JSONB, `ORDER BY` inside aggregates); the bundled library is newer.
 //!
 //! Statistics bind `$1` project, `$2` prompt, `$3` since and `$4` until (microseconds, until
 //! exclusive) and return [`crate::rows::StatsRow`]s.
