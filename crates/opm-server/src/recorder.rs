@@ -166,7 +166,22 @@ impl WriterTask {
 
     async fn write(&mut self, batch: &mut Vec<GenerationRecord>) {
         self.metrics.recorder_queue(self.receiver.len(), self.capacity);
-        let rows: Vec<GenerationRow> = batch.drain(..).filter_map(row).collect();
+        let rows: Vec<GenerationRow> = batch
+            .drain(..)
+            .filter_map(row)
+            .filter(|row| match row.check() {
+                Ok(()) => true,
+                // One bad row would fail the whole batch: set it aside, loudly.
+                Err(error) => {
+                    tracing::error!(%error, generation_id = %row.id, "generation record refused by the store; dropped");
+                    self.metrics.recorder_batch(0, true, Duration::ZERO);
+                    false
+                }
+            })
+            .collect();
+        if rows.is_empty() {
+            return;
+        }
         let started = Instant::now();
         for attempt in 1..=WRITE_ATTEMPTS {
             match self.store.insert_generations(&rows).await {
@@ -218,4 +233,64 @@ fn row(record: GenerationRecord) -> Option<GenerationRow> {
         fallback_index: u32::try_from(record.fallback_index).unwrap_or(u32::MAX),
         streamed: record.streamed,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+    use opm_gateway::Usage;
+
+    use super::*;
+
+    fn record(latency_ms: f64) -> GenerationRecord {
+        GenerationRecord {
+            id: GenerationRecord::new_id(),
+            started_at: Utc::now(),
+            prompt: Some("p".into()),
+            prompt_version: Some(1),
+            label: None,
+            project: Some("default".into()),
+            provider: "mock".into(),
+            model: "m".into(),
+            status: GenerationStatus::Ok,
+            error_kind: None,
+            latency_ms,
+            ttft_ms: None,
+            upstream_ms: 0.0,
+            usage: Usage::default(),
+            cost_usd: None,
+            key_id: None,
+            attempts: 1,
+            fallback_index: 0,
+            streamed: false,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_bad_record_is_set_aside_and_the_rest_of_its_batch_is_stored() {
+        let store = opm_store::connect("sqlite::memory:").await.unwrap();
+        let metrics = Arc::new(Metrics::new());
+        let settings = RecorderSettings { queue_capacity: 16, batch_size: 16 };
+        let (writer, recorder) =
+            GenerationWriter::start(store.clone(), metrics.clone(), opm_telemetry::Telemetry::disabled(), &settings);
+        for latency in [1.0, f64::NAN, 2.0, -5.0, 3.0] {
+            recorder.record(record(latency));
+        }
+        writer.flush().await;
+        assert_eq!(store.count_generations().await.unwrap(), 3);
+        let text = metrics.render();
+        assert!(text.contains("opm_recorder_write_errors_total 2"), "{text}");
+        assert!(text.contains("opm_recorder_written_total 3"), "{text}");
+
+        // A full queue drops and counts instead of blocking; the writer keeps what fitted.
+        for _ in 0..200 {
+            recorder.record(record(1.0));
+        }
+        writer.shutdown().await;
+        let stored = store.count_generations().await.unwrap() - 3;
+        let dropped =
+            metrics.render().lines().find_map(|l| l.strip_prefix("opm_recorder_dropped_total ")?.parse::<u64>().ok());
+        assert_eq!(stored + dropped.unwrap(), 200, "every record is either stored or counted as dropped");
+        assert!(dropped.unwrap() > 0, "a 16-record queue cannot take 200 records at once");
+    }
 }
