@@ -78,12 +78,25 @@ pub enum CoreError {
     InvalidTarget(String),
     #[error("unknown role `{0}` (expected viewer, editor or admin)")]
     UnknownRole(String),
+    #[error("invalid split: {0}")]
+    InvalidSplit(String),
+    #[error(
+        "unsupported bucketing algorithm `{algorithm}` version {version} (this build knows `{known}` version {known_version})"
+    )]
+    UnsupportedBucketing { algorithm: String, version: u32, known: &'static str, known_version: u32 },
+    #[error("invalid rollout: {0}")]
+    InvalidRollout(String),
+    #[error("cannot {action} a rollout that is {state}")]
+    RolloutTransition { action: &'static str, state: &'static str },
 }
 
 impl CoreError {
     /// The protocol-neutral kind of this error.
     pub fn kind(&self) -> ErrorKind {
-        ErrorKind::Invalid
+        match self {
+            CoreError::RolloutTransition { .. } => ErrorKind::Conflict,
+            _ => ErrorKind::Invalid,
+        }
     }
 
     /// A stable machine-readable code from the error catalogue.
@@ -104,6 +117,10 @@ impl CoreError {
             CoreError::ReservedLabel(_) => "reserved_label",
             CoreError::InvalidTarget(_) => "invalid_label_target",
             CoreError::UnknownRole(_) => "unknown_role",
+            CoreError::InvalidSplit(_) => "invalid_split",
+            CoreError::UnsupportedBucketing { .. } => "unsupported_bucketing",
+            CoreError::InvalidRollout(_) => "invalid_rollout",
+            CoreError::RolloutTransition { .. } => "rollout_state_conflict",
         }
     }
 }

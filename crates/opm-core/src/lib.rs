@@ -7,6 +7,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod bucketing;
 pub mod canonical;
 pub mod content;
 pub mod diff;
@@ -14,6 +15,7 @@ pub mod error;
 pub mod label;
 pub mod names;
 pub mod prompt;
+pub mod stats;
 pub mod template;
 
 pub use error::{CoreError, ErrorKind};
