@@ -15,6 +15,7 @@ pub mod error;
 pub mod label;
 pub mod names;
 pub mod prompt;
+pub mod split;
 pub mod stats;
 pub mod template;
 
