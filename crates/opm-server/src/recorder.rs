@@ -25,11 +25,16 @@ pub struct RecorderSettings {
     pub queue_capacity: usize,
     /// Most records written in one transaction.
     pub batch_size: usize,
+    /// How long the writer waits for more records before writing a partial batch, so a trickle
+    /// of calls shares transactions (each SQLite commit is synced to disk) instead of paying one
+    /// per call. A flush or shutdown waits at most this long on top.
+    #[serde(with = "humantime_serde")]
+    pub linger: Duration,
 }
 
 impl Default for RecorderSettings {
     fn default() -> Self {
-        Self { queue_capacity: 65_536, batch_size: 2_000 }
+        Self { queue_capacity: 65_536, batch_size: 2_000, linger: Duration::from_millis(50) }
     }
 }
 
@@ -84,6 +89,7 @@ impl GenerationWriter {
             commands: command_receiver,
             batch_size: settings.batch_size.max(1),
             capacity: settings.queue_capacity.max(1),
+            linger: settings.linger,
         };
         tokio::spawn(task.run());
         (GenerationWriter { commands }, TelemetryRecorder { metrics, otel, queue })
@@ -113,6 +119,7 @@ struct WriterTask {
     commands: mpsc::Receiver<Command>,
     batch_size: usize,
     capacity: usize,
+    linger: Duration,
 }
 
 /// Attempts per batch before its records are given up on.
@@ -142,8 +149,28 @@ impl WriterTask {
                     if received == 0 {
                         return;
                     }
+                    self.linger(&mut batch).await;
                     self.write(&mut batch).await;
                 }
+            }
+        }
+    }
+
+    /// Gathers more records for up to `linger`, or until the batch is full.
+    async fn linger(&mut self, batch: &mut Vec<GenerationRecord>) {
+        if self.linger.is_zero() {
+            return;
+        }
+        let deadline = tokio::time::Instant::now() + self.linger;
+        while batch.len() < self.batch_size {
+            let room = self.batch_size - batch.len();
+            tokio::select! {
+                more = self.receiver.recv_many(batch, room) => {
+                    if more == 0 {
+                        return;
+                    }
+                }
+                () = tokio::time::sleep_until(deadline) => return,
             }
         }
     }
@@ -270,7 +297,7 @@ mod tests {
     async fn a_bad_record_is_set_aside_and_the_rest_of_its_batch_is_stored() {
         let store = opm_store::connect("sqlite::memory:").await.unwrap();
         let metrics = Arc::new(Metrics::new());
-        let settings = RecorderSettings { queue_capacity: 16, batch_size: 16 };
+        let settings = RecorderSettings { queue_capacity: 16, batch_size: 16, linger: Duration::from_millis(20) };
         let (writer, recorder) =
             GenerationWriter::start(store.clone(), metrics.clone(), opm_telemetry::Telemetry::disabled(), &settings);
         for latency in [1.0, f64::NAN, 2.0, -5.0, 3.0] {

@@ -58,7 +58,7 @@ pub async fn gateway_app_with(otel: opm_telemetry::Telemetry, capture: bool) -> 
     let records = Arc::new(Captured::default());
     let mut state = opm_server::AppState::new(app.registry.clone(), gateway, otel, &Default::default());
     if capture {
-        state.recorder = records.clone();
+        state = state.with_recorder(records.clone());
     }
     let router = opm_server::build_router(state);
     // The test app's helpers go through this router too (same store and registry).
