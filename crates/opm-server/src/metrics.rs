@@ -8,13 +8,17 @@
 //!
 //! The recorder is not installed globally: several servers (tests) can live in one process.
 
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use metrics::{Counter, Gauge, Histogram, Key, KeyName, Label, Metadata, Recorder, SharedString, Unit};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
 use opm_gateway::{BreakerState, GenerationRecord, GenerationStatus};
+
+pub use series::LabelGuard;
+use series::SeriesCache;
+
+mod series;
 
 /// Every metric this server exports: name, kind, unit, help. `docs/observability.md` lists the same.
 pub const CATALOGUE: &[(&str, Kind, &str)] = &[
@@ -143,35 +147,6 @@ struct GenerationSeries {
     fallbacks: OnceLock<Counter>,
     /// By [`GenerationStatus`] discriminant: ok, error, cancelled.
     requests: [OnceLock<Counter>; 3],
-}
-
-/// Most label sets cached per family; past it, handles are registered per call (still correct).
-const MAX_CACHED_SERIES: usize = 10_000;
-
-/// Metric handles by label-set key.
-struct SeriesCache<T> {
-    map: RwLock<HashMap<String, T>>,
-}
-
-impl<T: Clone> SeriesCache<T> {
-    fn new() -> Self {
-        Self { map: RwLock::new(HashMap::new()) }
-    }
-
-    fn get_or_insert(&self, key: &str, make: impl FnOnce() -> T) -> T {
-        if let Ok(map) = self.map.read()
-            && let Some(found) = map.get(key)
-        {
-            return found.clone();
-        }
-        let made = make();
-        if let Ok(mut map) = self.map.write()
-            && map.len() < MAX_CACHED_SERIES
-        {
-            return map.entry(key.to_owned()).or_insert(made).clone();
-        }
-        made
-    }
 }
 
 impl Metrics {
@@ -455,31 +430,6 @@ pub fn status_class(status: u16) -> &'static str {
         3 => "3xx",
         4 => "4xx",
         _ => "5xx",
-    }
-}
-
-/// Admits at most `limit` distinct values of a caller-chosen label; later new values read `other`.
-pub struct LabelGuard {
-    limit: usize,
-    seen: Mutex<HashSet<String>>,
-}
-
-impl LabelGuard {
-    pub fn new(limit: usize) -> Self {
-        Self { limit, seen: Mutex::new(HashSet::new()) }
-    }
-
-    /// The value to use as a label.
-    pub fn admit(&self, value: &str) -> String {
-        let Ok(mut seen) = self.seen.lock() else { return "other".to_owned() };
-        if seen.contains(value) {
-            return value.to_owned();
-        }
-        if seen.len() >= self.limit {
-            return "other".to_owned();
-        }
-        seen.insert(value.to_owned());
-        value.to_owned()
     }
 }
 
