@@ -216,6 +216,11 @@ impl Metrics {
     /// One API request answered.
     pub fn http_request(&self, route: &str, method: &str, status: u16, elapsed: Duration) {
         let class = status_class(status);
+        // Clients may send any method token: keep the label to the standard ones.
+        let method = match method {
+            "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS" => method,
+            _ => "other",
+        };
         let key = format!("{route}\u{1}{method}\u{1}{class}");
         let (requests, duration) = self.http.get_or_insert(&key, || {
             let labels = vec![
@@ -457,9 +462,12 @@ mod tests {
     fn every_metric_is_described_and_rendered_with_help() {
         let metrics = Metrics::new();
         metrics.http_request("/healthz", "GET", 200, Duration::from_millis(3));
+        metrics.http_request("unmatched", "BREW", 404, Duration::from_millis(1));
         metrics.resolution("default", "welcome", 1, Some("production"));
         let text = metrics.render();
         assert!(text.contains("# HELP opm_http_requests_total"), "{text}");
+        assert!(text.contains("route=\"unmatched\",method=\"other\""), "{text}");
+        assert!(!text.contains("BREW"), "{text}");
         assert!(text.contains("opm_prompt_resolutions_total{project=\"default\""), "{text}");
         assert!(text.contains("opm_build_info{version="), "{text}");
     }
