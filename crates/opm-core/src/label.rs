@@ -1,8 +1,9 @@
 //! Labels: movable pointers from a name to a version, with a history of targets.
 //!
-//! A label's target is a tagged value (`{"type": "version", "version": 3}`) rather than a bare
-//! number, so that weighted splits across versions can be added as another variant without changing
-//! what stored targets mean.
+//! A label's target is a tagged value: `{"type": "version", "version": 3}` for one version, or
+//! `{"type": "split", "arms": [{"version": 7, "weight": 90}, …], "group": …, "algorithm": …,
+//! "algorithm_version": 1}` for a weighted sticky split ([`crate::split`]); the first arm is the
+//! stable (base) one.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -10,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::CoreError;
 use crate::names::LabelName;
 use crate::prompt::Actor;
+use crate::split::Split;
 
 /// Where a label points.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -17,6 +19,8 @@ use crate::prompt::Actor;
 pub enum LabelTarget {
     /// All traffic to one version.
     Version { version: u32 },
+    /// Traffic divided between versions by weight, sticky per caller key.
+    Split(Split),
 }
 
 impl LabelTarget {
@@ -24,13 +28,23 @@ impl LabelTarget {
     pub fn versions(&self) -> Vec<u32> {
         match self {
             LabelTarget::Version { version } => vec![*version],
+            LabelTarget::Split(split) => split.versions(),
         }
     }
 
-    /// The version served when no stickiness key decides (the only one, for a plain target).
+    /// The stable version: the only one of a plain target, the first arm of a split.
     pub fn primary_version(&self) -> u32 {
         match self {
             LabelTarget::Version { version } => *version,
+            LabelTarget::Split(split) => split.base_version(),
+        }
+    }
+
+    /// The split, when the target is one.
+    pub fn split(&self) -> Option<&Split> {
+        match self {
+            LabelTarget::Version { .. } => None,
+            LabelTarget::Split(split) => Some(split),
         }
     }
 
@@ -39,6 +53,8 @@ impl LabelTarget {
         match self {
             LabelTarget::Version { version: 0 } => Err(CoreError::InvalidTarget("versions start at 1".into())),
             LabelTarget::Version { .. } => Ok(()),
+            // A `Split` is validated when it is built or deserialized.
+            LabelTarget::Split(_) => Ok(()),
         }
     }
 }
@@ -87,4 +103,37 @@ pub struct LabelChange {
 /// The target a rollback restores: the `from` of the newest change.
 pub fn rollback_target(history_newest_first: &[LabelChange]) -> Option<&LabelTarget> {
     history_newest_first.first().and_then(|change| change.from.as_ref())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_targets_round_trip_as_tagged_values() {
+        let split = Split::parse("7=90,8=10", "default/welcome/production").unwrap();
+        let target = LabelTarget::Split(split);
+        let json = serde_json::to_value(&target).unwrap();
+        assert_eq!(json["type"], "split");
+        assert_eq!(json["arms"][1]["version"], 8);
+        assert_eq!(json["algorithm"], crate::bucketing::ALGORITHM);
+        let back: LabelTarget = serde_json::from_value(json).unwrap();
+        assert_eq!(back, target);
+        assert_eq!(back.primary_version(), 7);
+        assert_eq!(back.versions(), vec![7, 8]);
+        let plain: LabelTarget = serde_json::from_str(r#"{"type":"version","version":3}"#).unwrap();
+        assert_eq!(plain, LabelTarget::Version { version: 3 });
+    }
+
+    #[test]
+    fn split_targets_reject_unknown_fields_and_bad_weights() {
+        let bad = [
+            r#"{"type":"split","arms":[{"version":7,"weight":90},{"version":8,"weight":20}],"group":"g","algorithm":"unleash-murmur3-x86_32","algorithm_version":1}"#,
+            r#"{"type":"split","arms":[{"version":7,"weight":100}],"group":"g","algorithm":"unleash-murmur3-x86_32","algorithm_version":1,"extra":1}"#,
+            r#"{"type":"split","arms":[{"version":7,"weight":100}],"group":"g","algorithm":"md5","algorithm_version":1}"#,
+        ];
+        for text in bad {
+            assert!(serde_json::from_str::<LabelTarget>(text).is_err(), "{text}");
+        }
+    }
 }

@@ -31,9 +31,11 @@ use serde::{Deserialize, Serialize};
 use crate::CoreError;
 
 mod check;
+mod record;
 mod spec;
 
 pub use check::{ArmMetrics, COMPARISON_ALPHA, CheckResult, CheckSummary, Verdict, evaluate};
+pub use record::{CONTROLLER_ACTOR, Rollout, canary_target, label_target_for};
 pub use spec::{MAX_INTERVAL, MIN_INTERVAL, RolloutSpec, Thresholds};
 
 /// Where a rollout is.
