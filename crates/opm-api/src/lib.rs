@@ -4,6 +4,7 @@
 //! wire format can stay stable while the domain evolves. Request types reject unknown fields.
 
 pub mod audit;
+pub mod events;
 pub mod invoke;
 pub mod keys;
 pub mod labels;
