@@ -1,0 +1,1 @@
+//! Webhooks: change events posted to configured endpoints, signed with HMAC-SHA256, retried with backoff.
