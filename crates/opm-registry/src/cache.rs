@@ -1,6 +1,10 @@
 //! The resolve cache: `(project, prompt, label or version)` → resolved version, with a lazily
 //! compiled template and a lazily encoded response body.
 //!
+//! A label whose target is a split has one entry for the label itself (its stable arm) and one per
+//! other arm served, keyed by the arm's version, so every arm's compiled template and includes (at
+//! the same label) are cached like a plain label's.
+//!
 //! Loads race with invalidations safely: a load remembers the epoch it started in and its result is
 //! only inserted if no invalidation happened meanwhile.
 
@@ -23,6 +27,8 @@ struct CacheKey {
     project: ProjectName,
     prompt: PromptName,
     selector: Selector,
+    /// For a label whose target is a split: the arm's version (`None`: the label's own entry).
+    arm: Option<u32>,
 }
 
 /// A resolved version as the read path serves it.
@@ -61,13 +67,14 @@ impl ResolveCache {
         project: &ProjectName,
         prompt: &PromptName,
         selector: &Selector,
+        arm: Option<u32>,
         load: F,
     ) -> Result<Arc<ResolvedEntry>, RegistryError>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Resolved, RegistryError>>,
     {
-        let key = CacheKey { project: project.clone(), prompt: prompt.clone(), selector: selector.clone() };
+        let key = CacheKey { project: project.clone(), prompt: prompt.clone(), selector: selector.clone(), arm };
         if let Some(entry) = self.read().get(&key) {
             return Ok(entry.clone());
         }

@@ -13,6 +13,7 @@ mod cache;
 mod error;
 mod includes;
 mod keys;
+mod routing;
 
 use std::sync::Arc;
 
@@ -29,6 +30,7 @@ pub use cache::ResolvedEntry;
 pub use error::RegistryError;
 pub use includes::Included;
 pub use keys::Authenticated;
+pub use routing::Served;
 
 use cache::ResolveCache;
 use keys::KeyCache;
@@ -37,6 +39,8 @@ use keys::KeyCache;
 #[derive(Debug, Clone)]
 pub struct Rendered {
     pub entry: Arc<ResolvedEntry>,
+    /// The split arm that served, when the label's target is a split.
+    pub assignment: Option<opm_core::split::Assignment>,
     pub body: RenderedBody,
     pub included: Vec<Included>,
 }
@@ -113,23 +117,33 @@ impl Registry {
     ) -> Result<Arc<ResolvedEntry>, RegistryError> {
         let store = &self.store;
         self.cache
-            .get_or_load(project, name, selector, || async move { Ok(store.resolve(project, name, selector).await?) })
+            .get_or_load(
+                project,
+                name,
+                selector,
+                None,
+                || async move { Ok(store.resolve(project, name, selector).await?) },
+            )
             .await
     }
 
-    /// Resolves, then renders with `variables`. Unpinned includes resolve at the same label (or
-    /// at `production` when a version number was asked for).
+    /// Routes (see [`Registry::route`]: a split label picks an arm by `sticky_key`, or at random),
+    /// then renders with `variables`. Unpinned includes resolve at the same label (or at
+    /// `production` when a version number was asked for); an included prompt whose label is a
+    /// split contributes its stable (first) arm.
     pub async fn render(
         &self,
         project: &ProjectName,
         name: &PromptName,
         selector: &Selector,
+        sticky_key: Option<&str>,
         variables: &Map<String, Value>,
     ) -> Result<Rendered, RegistryError> {
-        let entry = self.resolve(project, name, selector).await?;
+        let Served { entry, assignment } = self.route(project, name, selector, sticky_key).await?;
         let compiled = entry.compiled(self, project, selector).await?;
         let body = compiled.prompt.render(variables)?;
-        Ok(Rendered { entry: entry.clone(), body, included: compiled.included.clone() })
+        let included = compiled.included.clone();
+        Ok(Rendered { entry, assignment, body, included })
     }
 
     /// Publishes a version and drops what the cache holds for the prompt. The store validates the

@@ -59,6 +59,7 @@ async fn render_text(registry: &Registry, name: &str) -> String {
             &ProjectName::default_project(),
             &PromptName::parse(name).unwrap(),
             &Selector::Label(LabelName::production()),
+            None,
             &Default::default(),
         )
         .await
