@@ -6,19 +6,58 @@ use utoipa::ToSchema;
 
 use crate::ActorDto;
 
-/// Where a label points: `{"type": "version", "version": 3}`.
+/// Where a label points: `{"type": "version", "version": 3}`, or a weighted split
+/// `{"type": "split", "arms": [{"version": 7, "weight": 90}, {"version": 8, "weight": 10}], …}`
+/// whose first arm is the stable one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
 pub enum LabelTargetDto {
-    Version { version: u32 },
+    Version {
+        version: u32,
+    },
+    Split {
+        arms: Vec<SplitArmDto>,
+        /// The stickiness group keys are hashed in (`project/prompt/label`).
+        group: String,
+        /// The bucketing algorithm (`unleash-murmur3-x86_32`) and its version.
+        algorithm: String,
+        algorithm_version: u32,
+    },
 }
 
-/// `PUT /api/v1/prompts/{name}/labels/{label}`.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+/// One arm of a split: a version and its share in percent (the shares sum to 100).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SplitArmDto {
+    pub version: u32,
+    pub weight: u32,
+}
+
+/// Which arm of a split served a request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ArmDto {
+    /// The version served (the arm).
+    pub version: u32,
+    /// The arm's position in the split (0 is the stable arm).
+    pub index: u32,
+    /// The arm's share in percent.
+    pub weight: u32,
+    /// Whether a stickiness key chose the arm (`false`: chosen at random, no key given).
+    pub sticky: bool,
+    pub algorithm: String,
+    pub algorithm_version: u32,
+}
+
+/// `PUT /api/v1/prompts/{name}/labels/{label}`: give `version` or `split`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetLabelRequest {
     /// The version to point at.
-    pub version: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<u32>,
+    /// A weighted split instead: arms with shares summing to 100, the stable arm first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub split: Option<Vec<SplitArmDto>>,
     /// Why the label moves; required, recorded in history and audit.
     pub reason: String,
 }
@@ -35,7 +74,7 @@ pub struct RollbackRequest {
 pub struct LabelDto {
     pub name: String,
     pub target: LabelTargetDto,
-    /// The version served (the target's only version).
+    /// The stable version (the target's only version, or a split's first arm).
     pub version: u32,
     pub updated_at: DateTime<Utc>,
     pub updated_by: ActorDto,

@@ -185,6 +185,9 @@ pub struct ResolveDto {
     pub version: u32,
     /// The label resolved through, absent when a version number was asked for.
     pub label: Option<String>,
+    /// The split arm that served, when the label's target is a split.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arm: Option<crate::labels::ArmDto>,
     pub content: ContentDto,
     pub content_hash: String,
     pub created_at: DateTime<Utc>,

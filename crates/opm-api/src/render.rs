@@ -14,6 +14,10 @@ pub struct RenderRequest {
     pub label: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<u32>,
+    /// Stickiness key for a split label (e.g. a user id): the same key gets the same arm. The
+    /// `x-opm-sticky-key` header works too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
     #[serde(default)]
     #[schema(value_type = Object)]
     pub variables: Map<String, Value>,
@@ -34,6 +38,9 @@ pub struct RenderResponse {
     pub prompt: String,
     pub version: u32,
     pub label: Option<String>,
+    /// The split arm that served, when the label's target is a split.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arm: Option<crate::labels::ArmDto>,
     #[serde(rename = "type")]
     pub kind: PromptTypeDto,
     /// For chat prompts.

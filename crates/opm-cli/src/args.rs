@@ -206,11 +206,14 @@ pub struct RenderArgs {
     /// A JSON object of variables; `--var` entries override it.
     #[arg(long, value_name = "FILE.json")]
     pub vars_file: Option<PathBuf>,
+    /// Stickiness key for a split label (e.g. a user id): the same key gets the same arm.
+    #[arg(long, value_name = "KEY")]
+    pub key: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum LabelCommand {
-    /// Point a label at a version.
+    /// Point a label at a version, or split it across versions (`--split 7=90,8=10`).
     Set(LabelSetArgs),
     /// List a prompt's labels.
     List(NameArg),
@@ -222,7 +225,13 @@ pub enum LabelCommand {
 pub struct LabelSetArgs {
     pub name: String,
     pub label: String,
-    pub version: u32,
+    /// The version to point at.
+    #[arg(required_unless_present = "split", conflicts_with = "split")]
+    pub version: Option<u32>,
+    /// A weighted split instead, stable arm first: `7=90,8=10` (shares in percent, summing to 100).
+    /// Callers keep their arm by passing a stickiness key.
+    #[arg(long, value_name = "VERSION=WEIGHT,...")]
+    pub split: Option<String>,
     /// Why the label moves.
     #[arg(long)]
     pub reason: String,

@@ -45,6 +45,10 @@ pub struct GenerationRecord {
     /// `gen_ai.prompt.version`.
     pub prompt_version: Option<u32>,
     pub label: Option<String>,
+    /// The split arm that served (the version, as text), when the label's target is a split.
+    pub arm: Option<String>,
+    /// Whether a stickiness key chose the arm (`false`: random); `None` without a split.
+    pub sticky: Option<bool>,
     pub project: Option<String>,
     /// `gen_ai.provider.name` (the configured provider name).
     pub provider: String,

@@ -48,6 +48,8 @@ fn parse_args() -> BenchResult<Args> {
 fn record(i: u64) -> GenerationRecord {
     GenerationRecord {
         id: GenerationRecord::new_id(),
+        arm: None,
+        sticky: None,
         started_at: Utc::now(),
         prompt: Some(format!("prompt-{}", i % 20)),
         prompt_version: Some(1 + (i % 3) as u32),

@@ -4,14 +4,15 @@
 use opm_api::ActorDto;
 use opm_api::audit::AuditEntryDto;
 use opm_api::keys::{KeyDto, ProjectDto};
-use opm_api::labels::{LabelChangeDto, LabelDto, LabelTargetDto};
+use opm_api::labels::{ArmDto, LabelChangeDto, LabelDto, LabelTargetDto, SetLabelRequest, SplitArmDto};
 use opm_api::prompts::{ContentDto, ModelConfigDto, ModelRefDto, PromptDto, PromptTypeDto, ResolveDto, VersionDto};
 use opm_core::audit::AuditEntry;
 use opm_core::auth::ApiKey;
 use opm_core::content::{ModelConfig, PromptBody, VersionContent};
 use opm_core::label::{Label, LabelChange, LabelChangeKind, LabelTarget};
-use opm_core::names::TagName;
+use opm_core::names::{LabelName, ProjectName, PromptName, TagName};
 use opm_core::prompt::{Actor, Prompt, PromptVersion};
+use opm_core::split::{Assignment, Split, SplitArm, SplitArms, stickiness_group};
 use opm_store::{Project, Resolved};
 
 use crate::error::ApiError;
@@ -92,11 +93,12 @@ pub fn version(version: &PromptVersion) -> VersionDto {
     }
 }
 
-pub fn resolved(resolved: &Resolved) -> ResolveDto {
+pub fn resolved(resolved: &Resolved, assignment: Option<&Assignment>) -> ResolveDto {
     ResolveDto {
         prompt: resolved.prompt.name.to_string(),
         version: resolved.version.version,
         label: resolved.label.as_ref().map(|label| label.name.to_string()),
+        arm: arm(resolved, assignment),
         content: content(&resolved.version.content),
         content_hash: resolved.version.content_hash.clone(),
         created_at: resolved.version.created_at,
@@ -106,6 +108,45 @@ pub fn resolved(resolved: &Resolved) -> ResolveDto {
 pub fn target(target: &LabelTarget) -> LabelTargetDto {
     match target {
         LabelTarget::Version { version } => LabelTargetDto::Version { version: *version },
+        LabelTarget::Split(split) => LabelTargetDto::Split {
+            arms: split.arms().iter().map(|arm| SplitArmDto { version: arm.version, weight: arm.weight }).collect(),
+            group: split.group().to_owned(),
+            algorithm: split.algorithm().to_owned(),
+            algorithm_version: split.algorithm_version(),
+        },
+    }
+}
+
+/// The arm a request was served by, when it went through a split.
+pub fn arm(resolved: &Resolved, assignment: Option<&Assignment>) -> Option<ArmDto> {
+    let assignment = assignment?;
+    let split = resolved.label.as_ref()?.target.split()?;
+    Some(ArmDto {
+        version: assignment.version,
+        index: u32::try_from(assignment.arm_index).unwrap_or(u32::MAX),
+        weight: split.weight_of(assignment.version).unwrap_or(0),
+        sticky: assignment.sticky,
+        algorithm: split.algorithm().to_owned(),
+        algorithm_version: split.algorithm_version(),
+    })
+}
+
+/// The target a `PUT …/labels/{label}` asks for: one version, or a split hashed in the label's
+/// stickiness group.
+pub fn target_request(
+    project: &ProjectName,
+    prompt: &PromptName,
+    label: &LabelName,
+    request: &SetLabelRequest,
+) -> Result<LabelTarget, ApiError> {
+    match (request.version, &request.split) {
+        (Some(version), None) => Ok(LabelTarget::Version { version }),
+        (None, Some(arms)) => {
+            let arms = arms.iter().map(|arm| SplitArm { version: arm.version, weight: arm.weight }).collect();
+            let split = Split::new(SplitArms::new(arms)?, stickiness_group(project, prompt, label))?;
+            Ok(LabelTarget::Split(split))
+        }
+        _ => Err(ApiError::invalid("invalid_target", "give `version` or `split`, exactly one")),
     }
 }
 

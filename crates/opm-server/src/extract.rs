@@ -68,3 +68,41 @@ where
 fn query_rejection(rejection: QueryRejection) -> ApiError {
     ApiError::invalid("invalid_query", rejection.body_text()).with_status(StatusCode::BAD_REQUEST)
 }
+
+/// The header a caller names its stickiness key in (a user or session id).
+pub const STICKY_KEY_HEADER: &str = "x-opm-sticky-key";
+/// The longest stickiness key accepted, in bytes.
+pub const MAX_STICKY_KEY_BYTES: usize = 512;
+
+/// The stickiness key of a request: the explicit `key` field or query parameter first, then the
+/// `x-opm-sticky-key` header, then the protocol's own user field (OpenAI `user`, Anthropic
+/// `metadata.user_id`). Empty means none; longer than [`MAX_STICKY_KEY_BYTES`] is refused.
+pub fn sticky_key<'a>(
+    explicit: Option<&'a str>,
+    headers: &'a axum::http::HeaderMap,
+    user: Option<&'a str>,
+) -> Result<Option<&'a str>, ApiError> {
+    let header = match headers.get(STICKY_KEY_HEADER) {
+        Some(value) => Some(value.to_str().map_err(|_| {
+            ApiError::invalid("invalid_sticky_key", format!("`{STICKY_KEY_HEADER}` must be visible ASCII"))
+        })?),
+        None => None,
+    };
+    let key = [explicit, header, user].into_iter().flatten().find(|key| !key.is_empty());
+    if let Some(key) = key.filter(|key| key.len() > MAX_STICKY_KEY_BYTES) {
+        return Err(ApiError::invalid(
+            "invalid_sticky_key",
+            format!("the stickiness key is {} bytes; at most {MAX_STICKY_KEY_BYTES} are accepted", key.len()),
+        ));
+    }
+    Ok(key)
+}
+
+/// Adds `x-opm-arm` (the version a split served) and `x-opm-sticky` to a response's headers.
+pub fn arm_headers(headers: &mut axum::http::HeaderMap, assignment: Option<&opm_core::split::Assignment>) {
+    if let Some(assignment) = assignment {
+        headers.insert("x-opm-arm", axum::http::HeaderValue::from(assignment.version));
+        let sticky = if assignment.sticky { "true" } else { "false" };
+        headers.insert("x-opm-sticky", axum::http::HeaderValue::from_static(sticky));
+    }
+}

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use opm_core::names::{LabelName, PromptName};
+use opm_core::split::Assignment;
 use opm_core::template::RenderedBody;
 use opm_gateway::ingress::{IngressRequest, PromptRef};
 use opm_gateway::{
@@ -31,6 +32,10 @@ pub struct PromptUsed {
     pub name: PromptName,
     pub version: u32,
     pub label: Option<String>,
+    /// The split arm assigned, when the label's target is a split.
+    pub assignment: Option<Assignment>,
+    /// The same, as the wire reports it.
+    pub arm: Option<opm_api::labels::ArmDto>,
 }
 
 /// A call ready for the gateway.
@@ -69,12 +74,14 @@ impl From<opm_registry::RegistryError> for FlowError {
     }
 }
 
-/// Resolves and renders the referenced prompt (if any) and builds the gateway request.
+/// Resolves and renders the referenced prompt (if any; a split label picks its arm by `sticky_key`,
+/// or at random) and builds the gateway request.
 pub async fn prepare(
     state: &AppState,
     caller: &Caller,
     ingress: IngressRequest,
     timeout_ms: Option<u64>,
+    sticky_key: Option<&str>,
 ) -> Result<Prepared, FlowError> {
     let deadline = tokio::time::Instant::now() + timeout_ms.map(Duration::from_millis).unwrap_or(DEFAULT_DEADLINE);
     let requested_model = ingress.model.clone();
@@ -92,7 +99,7 @@ pub async fn prepare(
         return Ok(Prepared { request, prompt: None, requested_model, stream, include_usage });
     };
     let (name, selector) = selector_for(&reference)?;
-    let rendered = state.registry.render(&caller.project, &name, &selector, &reference.variables).await?;
+    let rendered = state.registry.render(&caller.project, &name, &selector, sticky_key, &reference.variables).await?;
     let resolved = &rendered.entry.resolved;
     let version = &resolved.version;
     state.metrics.render_served(
@@ -100,6 +107,7 @@ pub async fn prepare(
         name.as_str(),
         version.version,
         resolved.label.as_ref().map(|l| l.name.as_str()),
+        rendered.assignment.as_ref(),
     );
     let mut messages = match &rendered.body {
         RenderedBody::Chat { messages } => messages
@@ -128,6 +136,8 @@ pub async fn prepare(
         name: name.clone(),
         version: version.version,
         label: resolved.label.as_ref().map(|label| label.name.to_string()),
+        assignment: rendered.assignment,
+        arm: crate::convert::arm(resolved, rendered.assignment.as_ref()),
     };
     let tools = ingress.tools.clone().or(model.tools.clone());
     let response_format = ingress.response_format.clone().or(model.response_format.clone());
@@ -197,6 +207,8 @@ impl CallRecord {
             prompt: prepared.prompt.as_ref().map(|p| p.name.to_string()),
             prompt_version: prepared.prompt.as_ref().map(|p| p.version),
             label: prepared.prompt.as_ref().and_then(|p| p.label.clone()),
+            arm: prepared.prompt.as_ref().and_then(|p| p.assignment).map(|a| a.version.to_string()),
+            sticky: prepared.prompt.as_ref().and_then(|p| p.assignment).map(|a| a.sticky),
             project: Some(caller.project.to_string()),
             provider: first.map(|t| t.provider.clone()).unwrap_or_default(),
             model: first.map(|t| t.model.clone()).unwrap_or_default(),

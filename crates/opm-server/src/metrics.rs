@@ -15,6 +15,7 @@ use metrics::{Counter, Gauge, Histogram, Key, KeyName, Label, Metadata, Recorder
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
 use opm_gateway::{BreakerState, GenerationRecord, GenerationStatus};
 
+use opm_core::split::Assignment;
 pub use series::LabelGuard;
 use series::SeriesCache;
 
@@ -71,12 +72,12 @@ pub const CATALOGUE: &[(&str, Kind, &str)] = &[
     (
         "opm_prompt_resolutions_total",
         Kind::Counter,
-        "Label or version resolutions served, by prompt, version and label.",
+        "Label or version resolutions served, by prompt, version, label, split arm and assignment (sticky or random).",
     ),
     (
         "opm_prompt_renders_total",
         Kind::Counter,
-        "Prompt renders served (the render API and gateway calls), by prompt, version and label.",
+        "Prompt renders served (the render API and gateway calls), by prompt, version, label, split arm and assignment.",
     ),
     ("opm_recorder_queue_depth", Kind::Gauge, "Generation records waiting to be written to the store."),
     ("opm_recorder_queue_capacity", Kind::Gauge, "Capacity of the generation record queue."),
@@ -135,6 +136,16 @@ pub struct Metrics {
 
 /// The series of one (project, prompt, version, label, provider, model); optional ones are
 /// registered on first use so no empty series appear.
+/// The labels of a resolution or render counter.
+#[derive(Clone, Copy)]
+struct PromptSeries<'a> {
+    project: &'a str,
+    prompt: &'a str,
+    version: u32,
+    label: Option<&'a str>,
+    assignment: Option<&'a Assignment>,
+}
+
 struct GenerationSeries {
     labels: Vec<Label>,
     provider_model: Vec<Label>,
@@ -238,26 +249,39 @@ impl Metrics {
     }
 
     /// One resolution served.
-    pub fn resolution(&self, project: &str, prompt: &str, version: u32, label: Option<&str>) {
-        self.prompt_counter(&self.resolutions, "opm_prompt_resolutions_total", project, prompt, version, label);
-    }
-
-    /// One render served.
-    pub fn render_served(&self, project: &str, prompt: &str, version: u32, label: Option<&str>) {
-        self.prompt_counter(&self.renders, "opm_prompt_renders_total", project, prompt, version, label);
-    }
-
-    fn prompt_counter(
+    pub fn resolution(
         &self,
-        cache: &SeriesCache<Counter>,
-        name: &'static str,
         project: &str,
         prompt: &str,
         version: u32,
         label: Option<&str>,
+        assignment: Option<&Assignment>,
     ) {
+        let series = PromptSeries { project, prompt, version, label, assignment };
+        self.prompt_counter(&self.resolutions, "opm_prompt_resolutions_total", &series);
+    }
+
+    /// One render served.
+    pub fn render_served(
+        &self,
+        project: &str,
+        prompt: &str,
+        version: u32,
+        label: Option<&str>,
+        assignment: Option<&Assignment>,
+    ) {
+        let series = PromptSeries { project, prompt, version, label, assignment };
+        self.prompt_counter(&self.renders, "opm_prompt_renders_total", &series);
+    }
+
+    fn prompt_counter(&self, cache: &SeriesCache<Counter>, name: &'static str, series: &PromptSeries<'_>) {
+        let PromptSeries { project, prompt, version, label, assignment } = *series;
         let label = label.unwrap_or_default();
-        let key = format!("{project}\u{1}{prompt}\u{1}{version}\u{1}{label}");
+        let (arm, how) = match assignment {
+            None => (String::new(), ""),
+            Some(assignment) => (assignment.version.to_string(), if assignment.sticky { "sticky" } else { "random" }),
+        };
+        let key = format!("{project}\u{1}{prompt}\u{1}{version}\u{1}{label}\u{1}{how}");
         cache
             .get_or_insert(&key, || {
                 let labels = vec![
@@ -265,6 +289,8 @@ impl Metrics {
                     Label::new("prompt", prompt.to_owned()),
                     Label::new("version", version.to_string()),
                     Label::new("label", label.to_owned()),
+                    Label::new("arm", arm),
+                    Label::new("assignment", how),
                 ];
                 self.counter(name, labels)
             })
@@ -277,8 +303,11 @@ impl Metrics {
         let prompt = record.prompt.as_deref().unwrap_or_default();
         let label = record.label.as_deref().unwrap_or_default();
         let version = record.prompt_version.unwrap_or_default();
-        let key =
-            format!("{project}\u{1}{prompt}\u{1}{version}\u{1}{label}\u{1}{}\u{1}{}", record.provider, record.model);
+        let arm = record.arm.as_deref().unwrap_or_default();
+        let key = format!(
+            "{project}\u{1}{prompt}\u{1}{version}\u{1}{label}\u{1}{arm}\u{1}{}\u{1}{}",
+            record.provider, record.model
+        );
         let series = self.generations.get_or_insert(&key, || {
             let provider = self.free_values.admit(&record.provider);
             let model = self.free_values.admit(&record.model);
@@ -287,7 +316,7 @@ impl Metrics {
                 Label::new("prompt", prompt.to_owned()),
                 Label::new("version", record.prompt_version.map(|v| v.to_string()).unwrap_or_default()),
                 Label::new("label", label.to_owned()),
-                Label::new("arm", String::new()),
+                Label::new("arm", record.arm.clone().unwrap_or_default()),
                 Label::new("provider", provider.clone()),
                 Label::new("model", model.clone()),
             ];
@@ -463,7 +492,7 @@ mod tests {
         let metrics = Metrics::new();
         metrics.http_request("/healthz", "GET", 200, Duration::from_millis(3));
         metrics.http_request("unmatched", "BREW", 404, Duration::from_millis(1));
-        metrics.resolution("default", "welcome", 1, Some("production"));
+        metrics.resolution("default", "welcome", 1, Some("production"), None);
         let text = metrics.render();
         assert!(text.contains("# HELP opm_http_requests_total"), "{text}");
         assert!(text.contains("route=\"unmatched\",method=\"other\""), "{text}");

@@ -239,7 +239,8 @@ fn row(record: GenerationRecord) -> Option<GenerationRow> {
         prompt: record.prompt,
         prompt_version: record.prompt_version,
         label: record.label,
-        arm: None,
+        arm: record.arm,
+        sticky: record.sticky,
         provider: record.provider,
         model: record.model,
         status: match record.status {
@@ -272,6 +273,8 @@ mod tests {
     fn record(latency_ms: f64) -> GenerationRecord {
         GenerationRecord {
             id: GenerationRecord::new_id(),
+            arm: None,
+            sticky: None,
             started_at: Utc::now(),
             prompt: Some("p".into()),
             prompt_version: Some(1),

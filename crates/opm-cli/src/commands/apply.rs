@@ -183,7 +183,8 @@ async fn apply_item(
     if let (Some(LabelMove { label, from, .. }), Some(version)) = (&item.label, done.version)
         && *from != Some(version)
     {
-        let request = SetLabelRequest { version, reason: reason.unwrap_or("opm apply").to_owned() };
+        let request =
+            SetLabelRequest { version: Some(version), split: None, reason: reason.unwrap_or("opm apply").to_owned() };
         client.set_label(&file.name, label, &request).await?;
         done.label = Some(label.clone());
     }

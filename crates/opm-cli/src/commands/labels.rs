@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use opm_api::labels::{LabelDto, LabelTargetDto, RollbackRequest, SetLabelRequest};
+use opm_api::labels::{LabelDto, LabelTargetDto, RollbackRequest, SetLabelRequest, SplitArmDto};
 
 use crate::args::{LabelCommand, RollbackArgs};
 use crate::output::{emit, one_line, print_table, table, time};
@@ -13,10 +13,20 @@ pub async fn label(settings: &Settings, command: LabelCommand) -> anyhow::Result
     let client = &settings.client;
     match command {
         LabelCommand::Set(args) => {
-            let request = SetLabelRequest { version: args.version, reason: args.reason };
+            let split = match &args.split {
+                Some(text) => Some(
+                    opm_core::split::SplitArms::parse(text)?
+                        .as_slice()
+                        .iter()
+                        .map(|arm| SplitArmDto { version: arm.version, weight: arm.weight })
+                        .collect(),
+                ),
+                None => None,
+            };
+            let request = SetLabelRequest { version: args.version, split, reason: args.reason };
             let label = client.set_label(&args.name, &args.label, &request).await?;
             emit(settings.output, &label, |label| {
-                println!("label `{}` of `{}` now points at v{}", label.name, args.name, label.version);
+                println!("label `{}` of `{}` now points at {}", label.name, args.name, target(&label.target));
             })?;
         }
         LabelCommand::List(args) => {
@@ -52,17 +62,17 @@ pub async fn rollback(settings: &Settings, args: &RollbackArgs) -> anyhow::Resul
     let request = RollbackRequest { reason: args.reason.clone() };
     let label = settings.client.rollback_label(&args.name, &args.label, &request).await?;
     emit(settings.output, &label, |label| {
-        println!("label `{}` of `{}` rolled back to v{}", label.name, args.name, label.version);
+        println!("label `{}` of `{}` rolled back to {}", label.name, args.name, target(&label.target));
     })?;
     Ok(ExitCode::SUCCESS)
 }
 
 fn print_labels(labels: &[LabelDto]) {
-    let mut rows = table(&["label", "version", "updated", "by", "reason"]);
+    let mut rows = table(&["label", "target", "updated", "by", "reason"]);
     for label in labels {
         rows.add_row(vec![
             label.name.clone(),
-            format!("v{}", label.version),
+            target(&label.target),
             time(&label.updated_at),
             label.updated_by.name.clone(),
             one_line(&label.reason, 60),
@@ -71,8 +81,12 @@ fn print_labels(labels: &[LabelDto]) {
     print_table(&rows);
 }
 
-fn target(target: &LabelTargetDto) -> String {
+/// `v7`, or a split as `v7 90% + v8 10%`.
+pub fn target(target: &LabelTargetDto) -> String {
     match target {
         LabelTargetDto::Version { version } => format!("v{version}"),
+        LabelTargetDto::Split { arms, .. } => {
+            arms.iter().map(|arm| format!("v{} {}%", arm.version, arm.weight)).collect::<Vec<_>>().join(" + ")
+        }
     }
 }

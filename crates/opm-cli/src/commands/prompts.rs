@@ -142,7 +142,7 @@ pub async fn render(settings: &Settings, args: &RenderArgs) -> anyhow::Result<Ex
         Some(Selector::Version(version)) => (None, Some(version)),
         None => (None, None),
     };
-    let request = RenderRequest { label, version, variables };
+    let request = RenderRequest { label, version, key: args.key.clone(), variables };
     let rendered = settings.client.render(&args.name, &request).await?;
     emit(settings.output, &rendered, print_rendered)?;
     Ok(ExitCode::SUCCESS)
@@ -156,7 +156,8 @@ pub async fn invoke(settings: &Settings, args: &RenderArgs) -> anyhow::Result<Ex
         Some(Selector::Version(version)) => (None, Some(version)),
         None => (None, None),
     };
-    let request = InvokeRequest { label, version, variables, messages: Vec::new(), stream: false };
+    let request =
+        InvokeRequest { label, version, key: args.key.clone(), variables, messages: Vec::new(), stream: false };
     let answer = settings.client.invoke(&args.name, &request).await?;
     emit(settings.output, &answer, |answer: &InvokeResponse| {
         println!("{}", answer.content);

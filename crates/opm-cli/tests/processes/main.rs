@@ -67,7 +67,11 @@ async fn acknowledged_writes_survive_kill_9(database_url: Option<&str>) {
         acknowledged += 1;
     }
     client
-        .set_label("durable", "production", &SetLabelRequest { version: 40, reason: "last ack".into() })
+        .set_label(
+            "durable",
+            "production",
+            &SetLabelRequest { version: Some(40), split: None, reason: "last ack".into() },
+        )
         .await
         .unwrap();
     server.kill_9();
@@ -153,7 +157,10 @@ async fn postgres_replicas_see_each_others_writes_within_a_second() {
     let (client_a, client_b) = (a.client(), b.client());
     client_a.publish_version("shared", &text_version("one")).await.unwrap();
     client_a.publish_version("shared", &text_version("two")).await.unwrap();
-    client_a.set_label("shared", "production", &SetLabelRequest { version: 1, reason: "start".into() }).await.unwrap();
+    client_a
+        .set_label("shared", "production", &SetLabelRequest { version: Some(1), split: None, reason: "start".into() })
+        .await
+        .unwrap();
     // Warm B's cache on version 1.
     let production = Selector::Label("production".into());
     time_until(Duration::from_secs(1), || async {
@@ -164,7 +171,10 @@ async fn postgres_replicas_see_each_others_writes_within_a_second() {
         assert_eq!(client_b.resolve("shared", &production).await.unwrap().version, 1);
     }
     let moved_at = Instant::now();
-    client_a.set_label("shared", "production", &SetLabelRequest { version: 2, reason: "move".into() }).await.unwrap();
+    client_a
+        .set_label("shared", "production", &SetLabelRequest { version: Some(2), split: None, reason: "move".into() })
+        .await
+        .unwrap();
     let label_move = time_until(Duration::from_secs(1), || async {
         client_b.resolve("shared", &production).await.unwrap().version == 2
     })

@@ -5,7 +5,6 @@ use axum::extract::{Path, State};
 use opm_api::Page;
 use opm_api::labels::{LabelChangeDto, LabelDto, RollbackRequest, SetLabelRequest};
 use opm_core::auth::Role;
-use opm_core::label::LabelTarget;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -37,8 +36,9 @@ pub async fn list_labels(
     Ok(Json(Page { items: labels.iter().map(convert::label).collect(), next_cursor: None }))
 }
 
-/// Point a label at a version. A reason is required; the move is recorded in the label's history
-/// and the audit trail, and served at once.
+/// Point a label at a version, or split it across versions by weight (sticky per caller key, the
+/// first arm stable). A reason is required; the move is recorded in the label's history and the
+/// audit trail, and served at once.
 #[utoipa::path(put, path = "/api/v1/prompts/{name}/labels/{label}", tag = "labels",
     params(("name" = String, Path), ("label" = String, Path)), request_body = SetLabelRequest,
     responses((status = 200, body = LabelDto), (status = 404, body = opm_api::Problem), (status = 422, body = opm_api::Problem)))]
@@ -51,7 +51,7 @@ pub async fn set_label(
     caller.require(&state, Role::Editor).await?;
     let name = prompt_name(&name)?;
     let label = label_name(&label)?;
-    let target = LabelTarget::Version { version: request.version };
+    let target = convert::target_request(&caller.project, &name, &label, &request)?;
     let moved =
         state.registry.set_label(&caller.project, &name, &label, &target, &request.reason, &caller.context()).await?;
     Ok(Json(convert::label(&moved)))

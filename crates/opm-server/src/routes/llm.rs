@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::extract::ApiJson;
+use crate::extract::{ApiJson, arm_headers, sticky_key};
 use crate::llm::{CallRecord, FlowError, Prepared, TIMEOUT_HEADER, prepare};
 use crate::otel::RequestTrace;
 use opm_telemetry::TraceContext;
@@ -98,10 +98,23 @@ async fn compatible(
         Ok(ingress) => ingress,
         Err(error) => return wire_error(format, FlowError::Gateway(error)),
     };
-    match run(&state, &caller, ingress, timeout_ms(&headers), started, format, parent.as_ref()).await {
+    let key = match sticky_key(None, &headers, ingress.user.as_deref()) {
+        Ok(key) => key.map(str::to_owned),
+        Err(error) => return wire_error(format, FlowError::Api(error)),
+    };
+    let call = Call { timeout_ms: timeout_ms(&headers), sticky_key: key.as_deref(), started, format };
+    match run(&state, &caller, ingress, &call, parent.as_ref()).await {
         Ok(response) => response,
         Err(error) => wire_error(format, error),
     }
+}
+
+/// What a compatible route knows about a call besides its body.
+struct Call<'a> {
+    timeout_ms: Option<u64>,
+    sticky_key: Option<&'a str>,
+    started: Instant,
+    format: Format,
 }
 
 fn timeout_ms(headers: &HeaderMap) -> Option<u64> {
@@ -112,12 +125,11 @@ async fn run(
     state: &AppState,
     caller: &Caller,
     ingress: IngressRequest,
-    timeout_ms: Option<u64>,
-    started: Instant,
-    format: Format,
+    call: &Call<'_>,
     parent: Option<&TraceContext>,
 ) -> Result<Response, FlowError> {
-    let mut prepared = prepare(state, caller, ingress, timeout_ms).await?;
+    let (started, format) = (call.started, call.format);
+    let mut prepared = prepare(state, caller, ingress, call.timeout_ms, call.sticky_key).await?;
     let id = GenerationRecord::new_id();
     let mut record = CallRecord::start(state, caller, &mut prepared, id.clone(), started, parent);
     if prepared.stream {
@@ -240,6 +252,7 @@ fn opm_headers(headers: &mut HeaderMap, prepared: &Prepared, id: &str, overhead_
             put("x-opm-label", label.clone());
         }
     }
+    arm_headers(headers, prepared.prompt.as_ref().and_then(|p| p.assignment.as_ref()));
 }
 
 /// An error in the route's wire format.
@@ -324,7 +337,8 @@ pub async fn invoke(
         FlowError::Api(error) => error,
         FlowError::Gateway(error) => gateway_problem(&error),
     };
-    let mut prepared = prepare(&state, &caller, ingress, timeout_ms(&headers)).await.map_err(native)?;
+    let key = sticky_key(request.key.as_deref(), &headers, None)?;
+    let mut prepared = prepare(&state, &caller, ingress, timeout_ms(&headers), key).await.map_err(native)?;
     let id = GenerationRecord::new_id();
     let parent = trace.map(|Extension(trace)| trace.0);
     let mut record = CallRecord::start(&state, &caller, &mut prepared, id.clone(), started, parent.as_ref());
@@ -350,6 +364,7 @@ pub async fn invoke(
         prompt: name,
         version: prompt.map(|p| p.version).unwrap_or_default(),
         label: prompt.and_then(|p| p.label.clone()),
+        arm: prompt.and_then(|p| p.arm.clone()),
         provider: response.provider.clone(),
         model: response.model.clone(),
         content: response.content.clone(),

@@ -20,7 +20,7 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::convert;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiJson, ApiQuery};
+use crate::extract::{ApiJson, ApiQuery, arm_headers, sticky_key};
 
 /// Which version to resolve: a label (default `production`) or a version number.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -28,6 +28,8 @@ use crate::extract::{ApiJson, ApiQuery};
 pub struct ResolveQuery {
     pub label: Option<String>,
     pub version: Option<u32>,
+    /// Stickiness key for a split label (or the `x-opm-sticky-key` header).
+    pub key: Option<String>,
 }
 
 fn selector(label: Option<&str>, version: Option<u32>) -> Result<Selector, ApiError> {
@@ -56,25 +58,35 @@ pub async fn resolve(
     caller.require(&state, Role::Viewer).await?;
     let name = prompt_name(&name)?;
     let selector = selector(query.label.as_deref(), query.version)?;
-    let entry = state.registry.resolve(&caller.project, &name, &selector).await?;
+    let key = sticky_key(query.key.as_deref(), &headers, None)?;
+    let served = state.registry.route(&caller.project, &name, &selector, key).await?;
+    let entry = &served.entry;
     let resolved = &entry.resolved;
     state.metrics.resolution(
         caller.project.as_str(),
         name.as_str(),
         resolved.version.version,
         resolved.label.as_ref().map(|l| l.name.as_str()),
+        served.assignment.as_ref(),
     );
     let etag = HeaderValue::from_str(&entry.etag)
         .map_err(|_| ApiError::new(opm_core::ErrorKind::Internal, "internal", "bad etag"))?;
     if headers.get(header::IF_NONE_MATCH).is_some_and(|value| etag_matches(value, &entry.etag)) {
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
     }
-    let body = entry
-        .encoded
-        .get_or_init(|| serde_json::to_vec(&convert::resolved(&entry.resolved)).unwrap_or_default().into())
-        .clone();
+    // A split's answer says whether this request's arm was sticky, so it is not the cached body.
+    let body = match &served.assignment {
+        None => entry
+            .encoded
+            .get_or_init(|| serde_json::to_vec(&convert::resolved(&entry.resolved, None)).unwrap_or_default().into())
+            .clone(),
+        Some(assignment) => {
+            serde_json::to_vec(&convert::resolved(&entry.resolved, Some(assignment))).unwrap_or_default().into()
+        }
+    };
     let mut response = Response::new(Body::from(body));
     let headers = response.headers_mut();
+    arm_headers(headers, served.assignment.as_ref());
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     headers.insert(header::ETAG, etag);
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
@@ -103,18 +115,21 @@ pub async fn render(
     State(state): State<AppState>,
     caller: Caller,
     Path(name): Path<String>,
+    headers: HeaderMap,
     ApiJson(request): ApiJson<RenderRequest>,
-) -> ApiResult<Json<RenderResponse>> {
+) -> ApiResult<Response> {
     caller.require(&state, Role::Viewer).await?;
     let name = prompt_name(&name)?;
     let selector = selector(request.label.as_deref(), request.version)?;
-    let rendered = state.registry.render(&caller.project, &name, &selector, &request.variables).await?;
+    let key = sticky_key(request.key.as_deref(), &headers, None)?;
+    let rendered = state.registry.render(&caller.project, &name, &selector, key, &request.variables).await?;
     let resolved = &rendered.entry.resolved;
     state.metrics.render_served(
         caller.project.as_str(),
         name.as_str(),
         resolved.version.version,
         resolved.label.as_ref().map(|l| l.name.as_str()),
+        rendered.assignment.as_ref(),
     );
     let (kind, messages, text) = match rendered.body {
         RenderedBody::Chat { messages } => (
@@ -125,10 +140,11 @@ pub async fn render(
         RenderedBody::Text { text } => (PromptTypeDto::Text, None, Some(text)),
     };
     let model = resolved.version.content.model.as_ref().map(convert::model);
-    Ok(Json(RenderResponse {
+    let body = RenderResponse {
         prompt: resolved.prompt.name.to_string(),
         version: resolved.version.version,
         label: resolved.label.as_ref().map(|l| l.name.to_string()),
+        arm: convert::arm(resolved, rendered.assignment.as_ref()),
         kind,
         messages,
         text,
@@ -138,5 +154,8 @@ pub async fn render(
             .iter()
             .map(|i| IncludedDto { reference: i.reference.clone(), prompt: i.prompt.to_string(), version: i.version })
             .collect(),
-    }))
+    };
+    let mut response = Json(body).into_response();
+    arm_headers(response.headers_mut(), rendered.assignment.as_ref());
+    Ok(response)
 }

@@ -147,7 +147,7 @@ pub async fn stats(
     state.registry.store().get_prompt(&caller.project, &name).await?;
     let until = Utc::now();
     let since = until - chrono::Duration::from_std(window).unwrap_or(chrono::Duration::zero());
-    let query = StatsQuery { project: caller.project.clone(), prompt: name.clone(), since, until, by };
+    let query = StatsQuery { project: caller.project.clone(), prompt: name.clone(), since, until, by, label: None };
     let groups = state.registry.store().generation_stats(&query).await?;
     Ok(Json(StatsDto {
         prompt: name.to_string(),

@@ -19,7 +19,7 @@ use tower::ServiceExt;
 use crate::{ADMIN_SECRET, TestApp};
 
 #[derive(Default)]
-struct Captured(Mutex<Vec<GenerationRecord>>);
+pub struct Captured(pub Mutex<Vec<GenerationRecord>>);
 
 impl GenerationRecorder for Captured {
     fn record(&self, record: GenerationRecord) {
@@ -30,12 +30,12 @@ impl GenerationRecorder for Captured {
 pub struct GatewayApp {
     pub app: TestApp,
     pub router: axum::Router,
-    records: Arc<Captured>,
+    pub records: Arc<Captured>,
     pub mock: MockServer,
     _key_dir: tempfile::TempDir,
 }
 
-async fn gateway_app() -> GatewayApp {
+pub async fn gateway_app() -> GatewayApp {
     gateway_app_with(opm_telemetry::Telemetry::disabled(), true).await
 }
 

@@ -7,6 +7,7 @@ mod flow;
 mod gateway;
 mod problems;
 mod roles;
+mod splits;
 mod telemetry;
 mod tracing;
 

@@ -179,6 +179,7 @@ fn row(prompt: &str, version: u32, label: &str, model: &str, status: GenerationO
         prompt_version: Some(version),
         label: Some(label.to_owned()),
         arm: None,
+        sticky: None,
         provider: "openai".to_owned(),
         model: model.to_owned(),
         status,
