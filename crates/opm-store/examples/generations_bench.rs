@@ -117,6 +117,7 @@ fn row(random: &mut Random, index: usize, day_start: DateTime<Utc>, spacing_us: 
             _ => None,
         },
         arm: None,
+        sticky: None,
         provider: "openai".to_owned(),
         model: ["gpt-4o-mini", "gpt-4o", "claude-haiku"][index / 7 % 3].to_owned(),
         status,
@@ -178,6 +179,7 @@ async fn measure_stats(store: &Arc<dyn Store>, settings: &Settings, day_start: D
             prompt: PromptName::parse("welcome")?,
             since: day_start,
             until: day_start + chrono::Duration::hours(24),
+            label: None,
             by,
         };
         let mut times = Vec::new();

@@ -28,6 +28,9 @@ pub struct GenerationRow {
     pub label: Option<String>,
     /// The rollout or split arm that served the call.
     pub arm: Option<String>,
+    /// Whether the arm was assigned by the caller's stickiness key (`false`: the call had none and
+    /// was assigned at random); `None` when the call did not go through a split.
+    pub sticky: Option<bool>,
     pub provider: String,
     pub model: String,
     pub status: GenerationOutcome,
@@ -84,6 +87,8 @@ pub enum StatsGroupBy {
     Version,
     Label,
     Model,
+    /// The rollout or split arm ([`GenerationRow::arm`]).
+    Arm,
 }
 
 /// Statistics of one prompt's generations started in `[since, until)`.
@@ -93,6 +98,8 @@ pub struct StatsQuery {
     pub prompt: PromptName,
     pub since: DateTime<Utc>,
     pub until: DateTime<Utc>,
+    /// Only generations served through this label.
+    pub label: Option<String>,
     pub by: StatsGroupBy,
 }
 
@@ -117,6 +124,11 @@ pub struct GroupStats {
     pub latency_ms: Option<Percentiles>,
     /// Over calls that ended `ok` and have a time to first token; `None` when there are none.
     pub ttft_ms: Option<Percentiles>,
+    /// The mean latency of calls that ended `ok`; `None` when there are none.
+    pub latency_mean_ms: Option<f64>,
+    /// The sample variance (n − 1 denominator) of the latency of calls that ended `ok`; `None`
+    /// with fewer than two.
+    pub latency_variance_ms2: Option<f64>,
     /// Sums of the known counts (calls with unknown usage add nothing).
     pub input_tokens: u64,
     pub output_tokens: u64,
@@ -127,6 +139,10 @@ pub struct GroupStats {
     pub feedback_count: u64,
     /// The mean of every feedback score on the group's generations.
     pub feedback_mean: Option<f64>,
+    /// The sample variance (n − 1 denominator) of those scores; `None` with fewer than two.
+    pub feedback_variance: Option<f64>,
+    /// Calls whose split arm was not assigned by a stickiness key (`sticky = false`).
+    pub unsticky: u64,
 }
 
 impl GenerationOutcome {
@@ -161,7 +177,7 @@ impl GenerationRow {
 }
 
 impl GroupStats {
-    /// The group of calls without a version, label or model.
+    /// The group of calls without a version, label, model or arm.
     pub const NONE: &'static str = "(none)";
 }
 
@@ -227,6 +243,9 @@ pub(crate) fn check_feedback(new: &NewFeedback) -> StoreResult<()> {
 
 /// Checks a statistics window.
 pub(crate) fn check_stats_query(query: &StatsQuery) -> StoreResult<()> {
+    if query.label.as_deref().is_some_and(|label| label.contains('\0')) {
+        return Err(StoreError::InvalidInput("a label filter must not contain NUL characters".to_owned()));
+    }
     if query.until < query.since {
         return Err(StoreError::InvalidInput(format!(
             "the statistics window ends ({}) before it starts ({})",
@@ -237,8 +256,8 @@ pub(crate) fn check_stats_query(query: &StatsQuery) -> StoreResult<()> {
     Ok(())
 }
 
-/// Orders groups for display: versions newest first, labels and models by name, the calls without
-/// one last.
+/// Orders groups for display: versions newest first, labels, models and arms by name, the calls
+/// without one last.
 pub(crate) fn sort_groups(groups: &mut [GroupStats], by: StatsGroupBy) {
     groups.sort_by(|a, b| {
         let none = (a.group == GroupStats::NONE).cmp(&(b.group == GroupStats::NONE));
@@ -247,7 +266,7 @@ pub(crate) fn sort_groups(groups: &mut [GroupStats], by: StatsGroupBy) {
                 let number = |group: &GroupStats| group.group.parse::<u64>().ok();
                 number(b).cmp(&number(a))
             }
-            StatsGroupBy::Label | StatsGroupBy::Model => a.group.cmp(&b.group),
+            StatsGroupBy::Label | StatsGroupBy::Model | StatsGroupBy::Arm => a.group.cmp(&b.group),
         };
         none.then(by_key).then_with(|| a.group.cmp(&b.group))
     });
@@ -272,6 +291,10 @@ mod tests {
             calls_with_cost: 0,
             feedback_count: 0,
             feedback_mean: None,
+            feedback_variance: None,
+            unsticky: 0,
+            latency_mean_ms: None,
+            latency_variance_ms2: None,
         }
     }
 
@@ -287,6 +310,7 @@ mod tests {
         check_order(StatsGroupBy::Version, &["2", "(none)", "10", "1"], &["10", "2", "1", "(none)"]);
         check_order(StatsGroupBy::Label, &["staging", "(none)", "production"], &["production", "staging", "(none)"]);
         check_order(StatsGroupBy::Model, &["gpt-b", "gpt-a"], &["gpt-a", "gpt-b"]);
+        check_order(StatsGroupBy::Arm, &["(none)", "stable", "canary"], &["canary", "stable", "(none)"]);
     }
 
     #[test]

@@ -287,7 +287,7 @@ pub trait Store: Send + Sync + 'static {
     /// The generation's feedback, oldest first.
     async fn list_feedback(&self, project: &ProjectName, generation_id: &str) -> StoreResult<Vec<Feedback>>;
     /// Statistics of a prompt's generations in a time window, one entry per group: versions newest
-    /// first, labels and models by name, calls without one ([`GroupStats::NONE`]) last.
+    /// first, labels, models and arms by name, calls without one ([`GroupStats::NONE`]) last.
     async fn generation_stats(&self, query: &StatsQuery) -> StoreResult<Vec<GroupStats>>;
 }
 

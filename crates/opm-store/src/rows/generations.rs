@@ -29,6 +29,7 @@ pub(crate) struct GenerationDbRow {
     attempts: i64,
     fallback_index: i64,
     streamed: bool,
+    sticky: Option<bool>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -59,8 +60,12 @@ pub(crate) struct StatsRow {
     ttft_p50: Option<f64>,
     ttft_p95: Option<f64>,
     ttft_p99: Option<f64>,
+    latency_mean: Option<f64>,
+    latency_variance: Option<f64>,
+    unsticky: i64,
     feedback_count: i64,
     feedback_mean: Option<f64>,
+    feedback_variance: Option<f64>,
 }
 
 impl GenerationDbRow {
@@ -89,6 +94,7 @@ impl GenerationDbRow {
             attempts: to_u32(self.attempts, "generations.attempts")?,
             fallback_index: to_u32(self.fallback_index, "generations.fallback_index")?,
             streamed: self.streamed,
+            sticky: self.sticky,
             id: self.id,
         })
     }
@@ -120,6 +126,8 @@ impl StatsRow {
             cancelled: to_u64(self.cancelled, "cancelled")?,
             latency_ms: percentiles(self.latency_p50, self.latency_p95, self.latency_p99),
             ttft_ms: percentiles(self.ttft_p50, self.ttft_p95, self.ttft_p99),
+            latency_mean_ms: self.latency_mean,
+            latency_variance_ms2: self.latency_variance.map(|variance| variance.max(0.0)),
             input_tokens: to_u64(self.input_tokens, "input tokens")?,
             output_tokens: to_u64(self.output_tokens, "output tokens")?,
             cached_tokens: to_u64(self.cached_tokens, "cached tokens")?,
@@ -127,6 +135,8 @@ impl StatsRow {
             calls_with_cost: to_u64(self.calls_with_cost, "calls with cost")?,
             feedback_count: to_u64(self.feedback_count, "feedback count")?,
             feedback_mean: self.feedback_mean,
+            feedback_variance: self.feedback_variance.map(|variance| variance.max(0.0)),
+            unsticky: to_u64(self.unsticky, "unsticky")?,
         })
     }
 }

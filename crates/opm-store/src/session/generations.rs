@@ -30,6 +30,7 @@ where
     for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
     for<'q> Option<i64>: Encode<'q, DB> + Type<DB>,
     for<'q> Option<f64>: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<bool>: Encode<'q, DB> + Type<DB>,
     for<'r> (i64,): FromRow<'r, DB::Row>,
     for<'r> GenerationDbRow: FromRow<'r, DB::Row>,
     for<'r> FeedbackRow: FromRow<'r, DB::Row>,
@@ -64,6 +65,7 @@ where
             insert.bind(i64::from(row.attempts))?;
             insert.bind(i64::from(row.fallback_index))?;
             insert.bind(row.streamed)?;
+            insert.bind(row.sticky)?;
             insert.sql.push(')');
             insert.first_in_row = true;
         }
@@ -124,12 +126,14 @@ where
             StatsGroupBy::Version => stats.by_version,
             StatsGroupBy::Label => stats.by_label,
             StatsGroupBy::Model => stats.by_model,
+            StatsGroupBy::Arm => stats.by_arm,
         };
         let rows = sqlx::query_as::<DB, StatsRow>(statement)
             .bind(query.project.as_str())
             .bind(query.prompt.as_str())
             .bind(query.since.timestamp_micros())
             .bind(query.until.timestamp_micros())
+            .bind(query.label.as_deref())
             .fetch_all(&mut *self.conn)
             .await?;
         rows.into_iter().map(StatsRow::into_stats).collect()

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use chrono::Duration;
 use opm_store::{
-    GenerationOutcome, GenerationRow, GroupStats, NewFeedback, Percentiles, StatsGroupBy, Store, StoreError,
+    GenerationOutcome, GenerationRow, GroupStats, NewFeedback, Percentiles, StatsGroupBy, StatsQuery, Store, StoreError,
 };
 
 use self::reference::*;
@@ -29,6 +29,7 @@ pub async fn insert_and_get_round_trip(store: Arc<dyn Store>) {
         prompt_version: Some(7),
         label: Some("production".to_owned()),
         arm: Some("b".to_owned()),
+        sticky: Some(false),
         status: GenerationOutcome::Error,
         error_kind: Some("upstream_timeout".to_owned()),
         latency_ms: 1234.567891,
@@ -45,16 +46,18 @@ pub async fn insert_and_get_round_trip(store: Arc<dyn Store>) {
         ..generation("0190b9a0-0000-7000-8000-000000000001")
     };
     let bare = GenerationRow { prompt: None, prompt_version: None, ..generation("bare") };
-    assert_eq!(store.insert_generations(&[full.clone(), bare.clone()]).await.unwrap(), 2);
+    let keyed = GenerationRow { arm: Some("a".to_owned()), sticky: Some(true), ..generation("keyed") };
+    assert_eq!(store.insert_generations(&[full.clone(), bare.clone(), keyed.clone()]).await.unwrap(), 3);
     assert_eq!(store.get_generation(&default_project(), &full.id).await.unwrap(), full);
+    assert_eq!(store.get_generation(&default_project(), "keyed").await.unwrap().sticky, Some(true));
     let stored = store.get_generation(&default_project(), "bare").await.unwrap();
     assert_eq!(stored, bare);
     assert_eq!(
         (stored.input_tokens, stored.output_tokens, stored.cached_tokens, stored.cost_usd),
         (None, None, None, None)
     );
-    assert_eq!(stored.ttft_ms, None);
-    assert_eq!(store.count_generations().await.unwrap(), 2);
+    assert_eq!((stored.ttft_ms, stored.sticky), (None, None));
+    assert_eq!(store.count_generations().await.unwrap(), 3);
 
     assert_err!(store.get_generation(&default_project(), "missing").await, StoreError::GenerationNotFound { .. });
     assert_eq!(store.insert_generations(&[]).await.unwrap(), 0);
@@ -147,6 +150,8 @@ pub async fn stats_match_hand_computed_percentiles(store: Arc<dyn Store>) {
 pub async fn stats_match_the_reference(store: Arc<dyn Store>) {
     let labels = [Some("production"), Some("staging"), None];
     let models = ["gpt-a", "gpt-b", "claude"];
+    let arms = [Some("stable"), Some("canary"), Some("stable"), None, Some("canary")];
+    let sticky = [Some(true), Some(false), None];
     let mut rows: Vec<GenerationRow> = (0..600u32)
         .map(|index| {
             let status = match index % 23 {
@@ -159,6 +164,8 @@ pub async fn stats_match_the_reference(store: Arc<dyn Store>) {
                 prompt_version: if index % 37 == 0 { None } else { Some(index % 4 + 1) },
                 label: labels[usize::try_from(index % 3).unwrap()].map(str::to_owned),
                 model: models[usize::try_from(index % 7 % 3).unwrap()].to_owned(),
+                arm: arms[usize::try_from(index % 5).unwrap()].map(str::to_owned),
+                sticky: sticky[usize::try_from(index % 11 % 3).unwrap()],
                 status,
                 latency_ms: f64::from((index * 7919) % 1000) + 0.25,
                 ttft_ms: (index % 2 == 0).then(|| f64::from((index * 104_729) % 300) / 3.0),
@@ -177,16 +184,30 @@ pub async fn stats_match_the_reference(store: Arc<dyn Store>) {
     let team = project("team-a");
     rows.push(GenerationRow { project: team.clone(), ..generation("other-project") });
     store.insert_generations(&rows).await.unwrap();
-    let scores = [("mix-2", 1.0), ("mix-2", 0.0), ("mix-3", 0.5), ("mix-10", 0.25), ("before", 1.0)];
+    let scores = [
+        ("mix-2", 1.0),
+        ("mix-2", 0.0),
+        ("mix-3", 0.5),
+        ("mix-10", 0.25),
+        ("mix-11", 0.75),
+        ("mix-14", 0.5),
+        ("mix-15", 2.0),
+        ("before", 1.0),
+    ];
     for (id, score) in scores {
         store.add_feedback(&feedback(id, score)).await.unwrap();
     }
 
-    for by in [StatsGroupBy::Version, StatsGroupBy::Label, StatsGroupBy::Model] {
+    for by in [StatsGroupBy::Version, StatsGroupBy::Label, StatsGroupBy::Model, StatsGroupBy::Arm] {
         let query = welcome_query(by);
         let actual = store.generation_stats(&query).await.unwrap();
         assert_stats_eq(&actual, &expected_stats(&rows, &scores, &query));
         assert_eq!(actual.iter().map(|group| group.calls).sum::<u64>(), 600, "{by:?}: only the window's rows");
+        for label in ["production", "staging", "nothing-here"] {
+            let query = StatsQuery { label: Some(label.to_owned()), ..welcome_query(by) };
+            let actual = store.generation_stats(&query).await.unwrap();
+            assert_stats_eq(&actual, &expected_stats(&rows, &scores, &query));
+        }
     }
     let by_label = store.generation_stats(&welcome_query(StatsGroupBy::Label)).await.unwrap();
     let names: Vec<_> = by_label.iter().map(|group| group.group.as_str()).collect();
@@ -195,6 +216,62 @@ pub async fn stats_match_the_reference(store: Arc<dyn Store>) {
     let in_team = store.generation_stats(&query_in(&team, StatsGroupBy::Model)).await.unwrap();
     assert_eq!(in_team.len(), 1);
     assert_eq!(in_team[0].calls, 1);
+}
+
+/// Means, sample variances and unsticky counts by hand, grouped by arm, with the label filter.
+pub async fn stats_means_variances_and_arms(store: Arc<dyn Store>) {
+    let row = |id: &str, arm: Option<&str>, label: &str, latency_ms: f64, sticky: Option<bool>| GenerationRow {
+        arm: arm.map(str::to_owned),
+        label: Some(label.to_owned()),
+        latency_ms,
+        sticky,
+        ..generation(id)
+    };
+    let rows = [
+        row("s1", Some("stable"), "production", 10.0, Some(true)),
+        row("s2", Some("stable"), "production", 20.0, Some(false)),
+        row("s3", Some("stable"), "production", 30.0, Some(true)),
+        GenerationRow {
+            status: GenerationOutcome::Error,
+            ..row("s4", Some("stable"), "production", 1000.0, Some(false))
+        },
+        row("c1", Some("canary"), "production", 40.0, Some(true)),
+        row("n1", None, "staging", 5.0, None),
+    ];
+    store.insert_generations(&rows).await.unwrap();
+    for (id, score) in [("s1", 1.0), ("s2", 0.0), ("s3", 0.5), ("c1", 1.0), ("n1", 3.0)] {
+        store.add_feedback(&feedback(id, score)).await.unwrap();
+    }
+
+    let stats = store.generation_stats(&welcome_query(StatsGroupBy::Arm)).await.unwrap();
+    let names: Vec<_> = stats.iter().map(|group| group.group.as_str()).collect();
+    assert_eq!(names, ["canary", "stable", GroupStats::NONE], "by name, calls without an arm last");
+    let (canary, stable, none) = (&stats[0], &stats[1], &stats[2]);
+    // Stable: ok latencies 10, 20, 30 (the error's 1000 is left out); scores 1, 0, 0.5.
+    assert_eq!((stable.calls, stable.errors, stable.unsticky), (4, 1, 2));
+    assert_eq!((stable.latency_mean_ms, stable.latency_variance_ms2), (Some(20.0), Some(100.0)));
+    assert_eq!((stable.feedback_count, stable.feedback_mean, stable.feedback_variance), (3, Some(0.5), Some(0.25)));
+    // One value: a mean but no sample variance.
+    assert_eq!((canary.calls, canary.unsticky), (1, 0));
+    assert_eq!((canary.latency_mean_ms, canary.latency_variance_ms2), (Some(40.0), None));
+    assert_eq!((canary.feedback_count, canary.feedback_mean, canary.feedback_variance), (1, Some(1.0), None));
+    assert_eq!((none.calls, none.unsticky, none.latency_mean_ms, none.feedback_mean), (1, 0, Some(5.0), Some(3.0)));
+
+    let production = StatsQuery { label: Some("production".to_owned()), ..welcome_query(StatsGroupBy::Arm) };
+    let stats = store.generation_stats(&production).await.unwrap();
+    assert_eq!(stats.iter().map(|group| group.group.as_str()).collect::<Vec<_>>(), ["canary", "stable"]);
+    assert_eq!(stats.iter().map(|group| group.feedback_count).sum::<u64>(), 4, "the staging score is left out");
+    let staging = StatsQuery { label: Some("staging".to_owned()), ..welcome_query(StatsGroupBy::Version) };
+    let stats = store.generation_stats(&staging).await.unwrap();
+    assert_eq!((stats.len(), stats[0].calls, stats[0].feedback_mean), (1, 1, Some(3.0)));
+
+    // Equal values: a variance of exactly 0, never a negative one from rounding.
+    let same: Vec<GenerationRow> =
+        (0..5).map(|index| row(&format!("same-{index}"), Some("flat"), "flat", 0.1, Some(true))).collect();
+    store.insert_generations(&same).await.unwrap();
+    let flat = StatsQuery { label: Some("flat".to_owned()), ..welcome_query(StatsGroupBy::Arm) };
+    let stats = store.generation_stats(&flat).await.unwrap();
+    assert_eq!(stats[0].latency_variance_ms2, Some(0.0));
 }
 
 pub async fn stats_windows_are_half_open(store: Arc<dyn Store>) {

@@ -108,6 +108,7 @@ conformance! {
         store: invalid_rows_fail_the_batch_before_writing,
         store: stats_match_hand_computed_percentiles,
         store: stats_match_the_reference,
+        store: stats_means_variances_and_arms,
         store: stats_windows_are_half_open,
         store: projects_are_isolated,
         store: feedback_is_checked_and_listed,

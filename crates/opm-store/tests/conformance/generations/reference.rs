@@ -28,6 +28,7 @@ pub fn generation(id: &str) -> GenerationRow {
         prompt_version: Some(1),
         label: None,
         arm: None,
+        sticky: None,
         provider: "mock".to_owned(),
         model: "mock-small".to_owned(),
         status: GenerationOutcome::Ok,
@@ -65,6 +66,7 @@ pub fn expected_stats(rows: &[GenerationRow], feedback: &[(&str, f64)], query: &
                 && row.prompt.as_deref() == Some(query.prompt.as_str())
                 && row.started_at >= query.since
                 && row.started_at < query.until
+                && (query.label.is_none() || row.label == query.label)
         })
         .collect();
     let mut groups: BTreeMap<String, Vec<&GenerationRow>> = BTreeMap::new();
@@ -89,13 +91,17 @@ pub fn expected_stats(rows: &[GenerationRow], feedback: &[(&str, f64)], query: &
                 cancelled: count(GenerationOutcome::Cancelled),
                 latency_ms: nearest_rank(ok.iter().map(|row| row.latency_ms).collect()),
                 ttft_ms: nearest_rank(ok.iter().filter_map(|row| row.ttft_ms).collect()),
+                latency_mean_ms: mean(&ok.iter().map(|row| row.latency_ms).collect::<Vec<_>>()),
+                latency_variance_ms2: sample_variance(&ok.iter().map(|row| row.latency_ms).collect::<Vec<_>>()),
                 input_tokens: sum(|row| row.input_tokens),
                 output_tokens: sum(|row| row.output_tokens),
                 cached_tokens: sum(|row| row.cached_tokens),
                 cost_usd: rows.iter().filter_map(|row| row.cost_usd).sum(),
                 calls_with_cost: u64::try_from(rows.iter().filter(|row| row.cost_usd.is_some()).count()).unwrap(),
                 feedback_count: u64::try_from(scores.len()).unwrap(),
-                feedback_mean: (!scores.is_empty()).then(|| scores.iter().sum::<f64>() / scores.len() as f64),
+                feedback_mean: mean(&scores),
+                feedback_variance: sample_variance(&scores),
+                unsticky: u64::try_from(rows.iter().filter(|row| row.sticky == Some(false)).count()).unwrap(),
             }
         })
         .collect();
@@ -112,8 +118,20 @@ fn group_of(row: &GenerationRow, by: StatsGroupBy) -> String {
         StatsGroupBy::Version => row.prompt_version.map(|version| version.to_string()),
         StatsGroupBy::Label => row.label.clone(),
         StatsGroupBy::Model => Some(row.model.clone()),
+        StatsGroupBy::Arm => row.arm.clone(),
     };
     group.unwrap_or_else(|| GroupStats::NONE.to_owned())
+}
+
+pub fn mean(values: &[f64]) -> Option<f64> {
+    (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
+}
+
+/// The sample variance (n − 1 denominator), computed in two passes.
+pub fn sample_variance(values: &[f64]) -> Option<f64> {
+    let mean = mean(values)?;
+    (values.len() > 1)
+        .then(|| values.iter().map(|value| (value - mean).powi(2)).sum::<f64>() / (values.len() - 1) as f64)
 }
 
 /// The values at ranks `ceil(p·n)`, by integer arithmetic.
@@ -126,7 +144,15 @@ pub fn nearest_rank(mut values: Vec<f64>) -> Option<Percentiles> {
     Some(Percentiles { p50: at(50), p95: at(95), p99: at(99) })
 }
 
-/// Asserts two statistics are equal, floating-point sums to a relative 1e-9.
+/// Asserts two optional floats are equal to a relative 1e-9.
+pub fn assert_close(actual: Option<f64>, expected: Option<f64>, what: &str) {
+    match (actual, expected) {
+        (Some(a), Some(b)) => assert!((a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0), "{what}: {a} vs {b}"),
+        (a, b) => assert_eq!(a, b, "{what}"),
+    }
+}
+
+/// Asserts two statistics are equal, floating-point sums, means and variances to a relative 1e-9.
 pub fn assert_stats_eq(actual: &[GroupStats], expected: &[GroupStats]) {
     let names = |stats: &[GroupStats]| stats.iter().map(|group| group.group.clone()).collect::<Vec<_>>();
     assert_eq!(names(actual), names(expected), "groups");
@@ -139,11 +165,19 @@ pub fn assert_stats_eq(actual: &[GroupStats], expected: &[GroupStats]) {
             actual.cost_usd,
             expected.cost_usd
         );
-        match (actual.feedback_mean, expected.feedback_mean) {
-            (Some(a), Some(b)) => assert!(close(a, b), "{}: feedback mean {a} vs {b}", actual.group),
-            (a, b) => assert_eq!(a, b, "{}: feedback mean", actual.group),
-        }
-        let without_sums = |stats: &GroupStats| GroupStats { cost_usd: 0.0, feedback_mean: None, ..stats.clone() };
+        let group = &actual.group;
+        assert_close(actual.feedback_mean, expected.feedback_mean, &format!("{group}: feedback mean"));
+        assert_close(actual.feedback_variance, expected.feedback_variance, &format!("{group}: feedback variance"));
+        assert_close(actual.latency_mean_ms, expected.latency_mean_ms, &format!("{group}: latency mean"));
+        assert_close(actual.latency_variance_ms2, expected.latency_variance_ms2, &format!("{group}: latency variance"));
+        let without_sums = |stats: &GroupStats| GroupStats {
+            cost_usd: 0.0,
+            feedback_mean: None,
+            feedback_variance: None,
+            latency_mean_ms: None,
+            latency_variance_ms2: None,
+            ..stats.clone()
+        };
         assert_eq!(without_sums(actual), without_sums(expected));
     }
 }
@@ -159,6 +193,7 @@ pub fn query_in(project: &ProjectName, by: StatsGroupBy) -> StatsQuery {
         prompt: crate::fixtures::prompt("welcome"),
         since: t0(),
         until: t0() + Duration::hours(1),
+        label: None,
         by,
     }
 }
