@@ -24,6 +24,16 @@ pub mod action {
     pub const KEY_CREATE: &str = "key.create";
     pub const KEY_REVOKE: &str = "key.revoke";
     pub const AUTH_DENIED: &str = "auth.denied";
+    /// A canary rollout started (the label moved to its first split in the same entry).
+    pub const ROLLOUT_START: &str = "rollout.start";
+    /// A check passed and the canary's share grew.
+    pub const ROLLOUT_ADVANCE: &str = "rollout.advance";
+    /// A check was inconclusive or failed within the limit: the share stays.
+    pub const ROLLOUT_HOLD: &str = "rollout.hold";
+    pub const ROLLOUT_PAUSE: &str = "rollout.pause";
+    pub const ROLLOUT_RESUME: &str = "rollout.resume";
+    pub const ROLLOUT_PROMOTE: &str = "rollout.promote";
+    pub const ROLLOUT_ABORT: &str = "rollout.abort";
 }
 
 /// An entry before it is chained: what the store appends in the mutation's transaction.

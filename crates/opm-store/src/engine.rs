@@ -11,6 +11,7 @@ mod keys;
 mod labels;
 mod projects;
 mod prompts;
+mod rollouts;
 mod versions;
 
 use async_trait::async_trait;
@@ -20,9 +21,12 @@ use opm_core::auth::ApiKey;
 use opm_core::label::{Label, LabelChange, LabelTarget};
 use opm_core::names::{LabelName, ProjectName, PromptName};
 use opm_core::prompt::{Prompt, PromptVersion};
+use opm_core::rollout::Rollout;
 use tokio::sync::broadcast;
 
+use crate::leadership::Leadership;
 use crate::ops::Ops;
+use crate::rollouts::{NewRollout, RolloutFilter, RolloutUpdate};
 use crate::rows::truncate_micros;
 use crate::{
     AuditFilter, ChangeEvent, Feedback, GenerationRow, GroupStats, MutationContext, NewApiKey, NewFeedback, NewPrompt,
@@ -40,6 +44,8 @@ pub(crate) trait Backend: Send + Sync + 'static {
     async fn writer(&self) -> StoreResult<Box<dyn WriteTx>>;
     /// Change events committed by this process (and, on PostgreSQL, by other processes).
     fn events(&self) -> broadcast::Receiver<ChangeEvent>;
+    /// See [`Store::try_lead`].
+    async fn lead(&self, name: &str) -> StoreResult<Option<Box<dyn Leadership>>>;
 }
 
 /// An open write transaction. Dropping it rolls back.
@@ -302,5 +308,25 @@ impl<B: Backend> Store for B {
 
     async fn generation_stats(&self, query: &StatsQuery) -> StoreResult<Vec<GroupStats>> {
         generations::stats(self, query).await
+    }
+
+    async fn create_rollout(&self, new: &NewRollout, ctx: &MutationContext) -> StoreResult<Rollout> {
+        rollouts::create(self, new, ctx).await
+    }
+
+    async fn update_rollout(&self, update: &RolloutUpdate, ctx: &MutationContext) -> StoreResult<Rollout> {
+        rollouts::update(self, update, ctx).await
+    }
+
+    async fn get_rollout(&self, project: &ProjectName, prompt: &PromptName, id: i64) -> StoreResult<Rollout> {
+        rollouts::get(self, project, prompt, id).await
+    }
+
+    async fn list_rollouts(&self, filter: &RolloutFilter) -> StoreResult<Vec<Rollout>> {
+        rollouts::list(self, filter).await
+    }
+
+    async fn try_lead(&self, name: &str) -> StoreResult<Option<Box<dyn Leadership>>> {
+        self.lead(name).await
     }
 }

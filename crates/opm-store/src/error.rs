@@ -32,6 +32,14 @@ pub enum StoreError {
     KeyRevoked(String),
     #[error("an API key with id `{0}` or the same secret already exists")]
     KeyExists(String),
+    #[error("label `{label}` of prompt `{prompt}` points at {actual}, not {expected}; read it again")]
+    LabelTargetChanged { prompt: String, label: String, expected: String, actual: String },
+    #[error("prompt `{prompt}` has no rollout {id}")]
+    RolloutNotFound { prompt: String, id: i64 },
+    #[error("label `{label}` is being rolled out (rollout {id}); promote or abort that rollout first")]
+    RolloutInProgress { label: String, id: i64 },
+    #[error("rollout {id} is at revision {actual}, not {expected}: it changed since it was read")]
+    RolloutConflict { id: i64, expected: i64, actual: i64 },
     #[error("generation `{id}` does not exist in project `{project}`")]
     GenerationNotFound { project: String, id: String },
     #[error("invalid input: {0}")]
@@ -54,14 +62,18 @@ impl StoreError {
             | StoreError::NoVersions(_)
             | StoreError::LabelNotFound { .. }
             | StoreError::KeyNotFound(_)
-            | StoreError::GenerationNotFound { .. } => ErrorKind::NotFound,
+            | StoreError::GenerationNotFound { .. }
+            | StoreError::RolloutNotFound { .. } => ErrorKind::NotFound,
             StoreError::ProjectExists(_)
             | StoreError::PromptExists(_)
             | StoreError::PromptArchived(_)
             | StoreError::PromptNotArchived(_)
             | StoreError::NothingToRollBack { .. }
             | StoreError::KeyRevoked(_)
-            | StoreError::KeyExists(_) => ErrorKind::Conflict,
+            | StoreError::KeyExists(_)
+            | StoreError::LabelTargetChanged { .. }
+            | StoreError::RolloutInProgress { .. }
+            | StoreError::RolloutConflict { .. } => ErrorKind::Conflict,
             StoreError::InvalidInput(_) => ErrorKind::Invalid,
             StoreError::Domain(error) => error.kind(),
             StoreError::Unavailable(_) => ErrorKind::Unavailable,
@@ -86,6 +98,12 @@ impl StoreError {
             StoreError::KeyRevoked(_) => "key_revoked",
             StoreError::KeyExists(_) => "key_exists",
             StoreError::GenerationNotFound { .. } => "generation_not_found",
+            StoreError::LabelTargetChanged { .. } => "label_target_changed",
+            StoreError::RolloutNotFound { .. } => "rollout_not_found",
+            StoreError::RolloutInProgress { .. } => "rollout_in_progress",
+            // The same code as the core's refused transitions: either way the rollout is not in the
+            // state the caller assumed.
+            StoreError::RolloutConflict { .. } => "rollout_state_conflict",
             StoreError::InvalidInput(_) => "invalid_input",
             StoreError::Domain(error) => error.code(),
             StoreError::Unavailable(_) => "store_unavailable",

@@ -7,7 +7,8 @@
 //! - the audit trail is one hash chain ([`opm_core::audit`]) appended under a lock, never edited;
 //! - a committed change is announced on [`Store::subscribe`] (to every replica, on PostgreSQL);
 //! - SQL lives only in this crate; queries bind parameters and never format values into SQL;
-//! - stored generations ([`GenerationRow`]) are telemetry: batched, unaudited, never announced.
+//! - stored generations ([`GenerationRow`]) are telemetry: batched, unaudited, never announced;
+//! - at most one active rollout per label, and while it is active only it moves the label.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -20,13 +21,16 @@ use opm_core::content::VersionContent;
 use opm_core::label::{Label, LabelChange, LabelTarget};
 use opm_core::names::{LabelName, ProjectName, PromptName, TagName};
 use opm_core::prompt::{Actor, Prompt, PromptVersion};
+use opm_core::rollout::Rollout;
 use tokio::sync::broadcast;
 
 mod engine;
 pub mod error;
 mod generations;
+mod leadership;
 mod ops;
 pub mod postgres;
+mod rollouts;
 mod rows;
 mod session;
 mod sql;
@@ -37,7 +41,9 @@ pub use generations::{
     Feedback, GenerationOutcome, GenerationRow, GroupStats, MAX_FEEDBACK_COMMENT_CHARS, MAX_GENERATION_ID_BYTES,
     NewFeedback, Percentiles, StatsGroupBy, StatsQuery,
 };
+pub use leadership::Leadership;
 pub use postgres::PostgresStore;
+pub use rollouts::{NewRollout, RolloutFilter, RolloutUpdate};
 pub use sqlite::SqliteStore;
 
 /// Result alias for store calls.
@@ -289,6 +295,29 @@ pub trait Store: Send + Sync + 'static {
     /// Statistics of a prompt's generations in a time window, one entry per group: versions newest
     /// first, labels, models and arms by name, calls without one ([`GroupStats::NONE`]) last.
     async fn generation_stats(&self, query: &StatsQuery) -> StoreResult<Vec<GroupStats>>;
+
+    // Rollouts: at most one active (progressing or paused) per label; while one is active,
+    // `set_label` and `rollback_label` refuse that label with `RolloutInProgress`.
+    /// Starts a rollout in one transaction: the prompt exists and is not archived, both versions
+    /// exist, the label's target is `expected_target` (else `LabelTargetChanged`), no rollout of the
+    /// label is active (else `RolloutInProgress`); the label moves to `target` (history kind `set`)
+    /// and one `rollout.start` audit entry is written.
+    async fn create_rollout(&self, new: &NewRollout, ctx: &MutationContext) -> StoreResult<Rollout>;
+    /// Writes a transition in one transaction if `expected_revision` is the stored revision (else
+    /// `RolloutConflict`; a finished rollout refuses every transition), moving the label when
+    /// `label_target` differs from its target; one audit entry with `update.action`.
+    async fn update_rollout(&self, update: &RolloutUpdate, ctx: &MutationContext) -> StoreResult<Rollout>;
+    /// The rollout, or `RolloutNotFound`.
+    async fn get_rollout(&self, project: &ProjectName, prompt: &PromptName, id: i64) -> StoreResult<Rollout>;
+    /// Newest first.
+    async fn list_rollouts(&self, filter: &RolloutFilter) -> StoreResult<Vec<Rollout>>;
+
+    // Leadership.
+    /// Tries to become the single leader for `name` among every process sharing this database.
+    /// `None`: another holds it. PostgreSQL: a session advisory lock on a dedicated connection, so
+    /// a leader that dies releases it; SQLite: one leader per store instance (SQLite serves one
+    /// process).
+    async fn try_lead(&self, name: &str) -> StoreResult<Option<Box<dyn Leadership>>>;
 }
 
 /// Opens the store a database URL names, applying pending migrations:

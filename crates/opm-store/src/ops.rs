@@ -1,8 +1,8 @@
 //! [`Ops`]: the primitive reads and writes the engine composes into [`crate::Store`] calls.
 //!
 //! They are implemented once, by [`crate::session::Session`], for both drivers; the engine sees
-//! only `dyn Ops`, so no SQL and no driver type leaks into it. Generation telemetry has its own
-//! trait, [`GenerationOps`], which every `Ops` also implements.
+//! only `dyn Ops`, so no SQL and no driver type leaks into it. Generation telemetry and rollouts
+//! have their own traits, [`GenerationOps`] and [`RolloutOps`], which every `Ops` also implements.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -11,14 +11,16 @@ use opm_core::auth::ApiKey;
 use opm_core::label::{Label, LabelChange};
 use opm_core::names::{LabelName, ProjectName, PromptName, TagName};
 use opm_core::prompt::{Prompt, PromptVersion};
+use opm_core::rollout::{CheckResult, Rollout, RolloutState};
 
 use crate::generations::{Feedback, GenerationRow, GroupStats, NewFeedback, StatsQuery};
+use crate::rollouts::{NewRollout, RolloutFilter};
 use crate::rows::{HeadRow, StoredPrompt};
-use crate::{AuditFilter, NewApiKey, NewPrompt, Project, PromptFilter, StoreResult};
+use crate::{AuditFilter, MutationContext, NewApiKey, NewPrompt, Project, PromptFilter, StoreResult};
 
 /// The primitive operations on one connection. Writes only make sense inside a write transaction.
 #[async_trait]
-pub(crate) trait Ops: GenerationOps + Send {
+pub(crate) trait Ops: GenerationOps + RolloutOps + Send {
     async fn ping(&mut self) -> StoreResult<()>;
 
     /// Reads the audit head, taking the writers' lock on PostgreSQL.
@@ -92,4 +94,33 @@ pub(crate) trait GenerationOps: Send {
     async fn list_feedback(&mut self, project: &ProjectName, generation_id: &str) -> StoreResult<Vec<Feedback>>;
     /// One entry per group, unordered.
     async fn generation_stats(&mut self, query: &StatsQuery) -> StoreResult<Vec<GroupStats>>;
+}
+
+/// The primitive operations on rollouts.
+#[async_trait]
+pub(crate) trait RolloutOps: Send {
+    /// Inserts a rollout at revision 1 with no checks; returns its id.
+    async fn insert_rollout(
+        &mut self,
+        prompt_id: i64,
+        new: &NewRollout,
+        ctx: &MutationContext,
+        at: DateTime<Utc>,
+    ) -> StoreResult<i64>;
+    async fn get_rollout(&mut self, prompt_id: i64, id: i64) -> StoreResult<Option<Rollout>>;
+    /// The progressing or paused rollout of the label, if any.
+    async fn active_rollout(&mut self, prompt_id: i64, label: &LabelName) -> StoreResult<Option<Rollout>>;
+    /// Writes a transition if the stored revision is `expected_revision` (and increments it);
+    /// `false` when it is not. `check`, when given, replaces the last check.
+    #[allow(clippy::too_many_arguments)]
+    async fn update_rollout(
+        &mut self,
+        id: i64,
+        expected_revision: i64,
+        state: &RolloutState,
+        check: Option<&CheckResult>,
+        checks: u32,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+    async fn list_rollouts(&mut self, filter: &RolloutFilter) -> StoreResult<Vec<Rollout>>;
 }

@@ -4,10 +4,13 @@
 //! serializes writers across processes: version numbers stay contiguous and there is one audit
 //! chain. Change events are sent with `pg_notify` inside the mutating transaction (so they are
 //! delivered only on commit) and reach every replica's [`crate::Store::subscribe`] through a
-//! `LISTEN` connection ([`listener`]).
+//! `LISTEN` connection ([`listener`]). Leadership ([`crate::Store::try_lead`]) is a session advisory
+//! lock on a dedicated connection ([`leadership`]).
 
+mod leadership;
 mod listener;
 
+pub use leadership::LEADER_APPLICATION_NAME;
 pub use listener::LISTENER_APPLICATION_NAME;
 
 use std::time::Duration;
@@ -19,6 +22,7 @@ use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
 use crate::engine::{Backend, WriteTx};
+use crate::leadership::Leadership;
 use crate::ops::Ops;
 use crate::session::Session;
 use crate::{ChangeEvent, StoreError, StoreResult, sql};
@@ -35,6 +39,8 @@ const EVENT_BUFFER: usize = 1024;
 /// A [`crate::Store`] in a PostgreSQL database.
 pub struct PostgresStore {
     pool: PgPool,
+    /// For connections outside the pool (leadership).
+    options: PgConnectOptions,
     events: broadcast::Sender<ChangeEvent>,
     listener: JoinHandle<()>,
 }
@@ -61,9 +67,9 @@ impl PostgresStore {
             .await?;
         MIGRATOR.run(&pool).await?;
         let (events, _) = broadcast::channel(EVENT_BUFFER);
-        let listener = listener::start(options, events.clone()).await?;
+        let listener = listener::start(options.clone(), events.clone()).await?;
         tracing::info!("connected to PostgreSQL store");
-        Ok(Self { pool, events, listener })
+        Ok(Self { pool, options, events, listener })
     }
 }
 
@@ -91,6 +97,10 @@ impl Backend for PostgresStore {
 
     fn events(&self) -> broadcast::Receiver<ChangeEvent> {
         self.events.subscribe()
+    }
+
+    async fn lead(&self, name: &str) -> StoreResult<Option<Box<dyn Leadership>>> {
+        leadership::try_lead(&self.options, name).await
     }
 }
 

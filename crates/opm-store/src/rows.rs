@@ -15,8 +15,10 @@ use serde::de::DeserializeOwned;
 use crate::{Project, StoreError, StoreResult};
 
 mod generations;
+mod rollouts;
 
 pub(crate) use generations::{FeedbackRow, GenerationDbRow, StatsRow};
+pub(crate) use rollouts::RolloutRow;
 
 /// A prompt together with its row id, which other tables reference.
 #[derive(Debug, Clone)]

@@ -3,7 +3,8 @@
 //!
 //! Commits are synced (`synchronous=FULL`), so an acknowledged write survives a crash or `kill -9`.
 //! Change events reach only this process's subscribers: a second process on the same file does not
-//! hear them (use PostgreSQL to run several replicas).
+//! hear them (use PostgreSQL to run several replicas). For the same reason leadership
+//! ([`crate::Store::try_lead`]) is per store instance: one leader per name within this process.
 
 use std::path::Path;
 use std::time::Duration;
@@ -14,6 +15,7 @@ use sqlx::{Sqlite, Transaction};
 use tokio::sync::broadcast;
 
 use crate::engine::{Backend, WriteTx};
+use crate::leadership::{Leadership, LocalLeaders};
 use crate::ops::Ops;
 use crate::session::Session;
 use crate::{ChangeEvent, StoreResult, sql};
@@ -32,6 +34,7 @@ pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
     events: broadcast::Sender<ChangeEvent>,
+    leaders: LocalLeaders,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -76,7 +79,7 @@ impl SqliteStore {
 
     fn from_pools(writer: SqlitePool, reader: SqlitePool) -> Self {
         let (events, _) = broadcast::channel(EVENT_BUFFER);
-        Self { writer, reader, events }
+        Self { writer, reader, events, leaders: LocalLeaders::default() }
     }
 }
 
@@ -96,6 +99,10 @@ impl Backend for SqliteStore {
 
     fn events(&self) -> broadcast::Receiver<ChangeEvent> {
         self.events.subscribe()
+    }
+
+    async fn lead(&self, name: &str) -> StoreResult<Option<Box<dyn Leadership>>> {
+        Ok(self.leaders.try_lead(name))
     }
 }
 

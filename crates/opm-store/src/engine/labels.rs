@@ -1,5 +1,7 @@
 //! Labels: moving and rolling back (with history and audit), listing with the automatic `latest`,
-//! and resolving a selector to a version.
+//! and resolving a selector to a version. A label under an active rollout is moved only by that
+//! rollout ([`super::rollouts`]): setting or rolling it back is refused until it is promoted or
+//! aborted.
 
 use opm_core::audit::action;
 use opm_core::label::{Label, LabelChange, LabelChangeKind, LabelTarget, check_movable, rollback_target};
@@ -8,6 +10,7 @@ use opm_core::prompt::{Actor, PromptVersion, check_text};
 use serde_json::json;
 
 use super::{Backend, Mutation, audit_record, prompts, versions};
+use crate::ops::Ops;
 use crate::rows::{StoredPrompt, now_micros};
 use crate::{ChangeEvent, MutationContext, Resolved, Selector, StoreError, StoreResult};
 
@@ -27,6 +30,7 @@ pub(super) async fn set(
     let mut mutation = Mutation::begin(backend).await?;
     let stored = prompts::existing(mutation.ops(), project, name).await?;
     prompts::ensure_active(&stored)?;
+    ensure_no_rollout(mutation.ops(), &stored, label).await?;
     for version in target.versions() {
         versions::existing(mutation.ops(), &stored, version).await?;
     }
@@ -55,6 +59,7 @@ pub(super) async fn rollback(
     let mut mutation = Mutation::begin(backend).await?;
     let stored = prompts::existing(mutation.ops(), project, name).await?;
     prompts::ensure_active(&stored)?;
+    ensure_no_rollout(mutation.ops(), &stored, label).await?;
     let current = mutation.ops().get_label(stored.id, label).await?.ok_or_else(|| label_not_found(name, label))?;
     let newest = mutation.ops().label_history(stored.id, label, 1).await?;
     let target = rollback_target(&newest)
@@ -69,8 +74,16 @@ pub(super) async fn rollback(
     Ok(label)
 }
 
+/// Refuses while an active rollout owns the label.
+pub(super) async fn ensure_no_rollout(ops: &mut dyn Ops, stored: &StoredPrompt, label: &LabelName) -> StoreResult<()> {
+    match ops.active_rollout(stored.id, label).await? {
+        Some(rollout) => Err(StoreError::RolloutInProgress { label: label.to_string(), id: rollout.id }),
+        None => Ok(()),
+    }
+}
+
 /// A change made now by the context's actor.
-fn label_change(
+pub(super) fn label_change(
     kind: LabelChangeKind,
     from: Option<LabelTarget>,
     to: LabelTarget,
@@ -88,6 +101,29 @@ async fn move_label(
     change: LabelChange,
     ctx: &MutationContext,
 ) -> StoreResult<Label> {
+    let label = save_change(mutation, stored, name, &change).await?;
+    let prompt = &stored.prompt;
+    let action = match change.kind {
+        LabelChangeKind::Set => action::LABEL_SET,
+        LabelChangeKind::Rollback => action::LABEL_ROLLBACK,
+    };
+    let target = audit_target(&prompt.name, name);
+    let mut record = audit_record(ctx, change.at, action, prompt.project.as_str(), target);
+    record.before = Some(json!({ "target": change.from }));
+    record.after = Some(json!({ "target": change.to }));
+    record.reason = Some(change.reason);
+    mutation.audit(record).await?;
+    Ok(label)
+}
+
+/// Moves the label as `change` says and records the change in its history, without an audit
+/// entry (the caller writes one); announces the prompt's change.
+pub(super) async fn save_change(
+    mutation: &mut Mutation,
+    stored: &StoredPrompt,
+    name: &LabelName,
+    change: &LabelChange,
+) -> StoreResult<Label> {
     let label = Label {
         name: name.clone(),
         target: change.to.clone(),
@@ -96,20 +132,15 @@ async fn move_label(
         reason: change.reason.clone(),
     };
     mutation.ops().save_label(stored.id, &label).await?;
-    mutation.ops().insert_label_change(stored.id, name, &change).await?;
+    mutation.ops().insert_label_change(stored.id, name, change).await?;
     let prompt = &stored.prompt;
-    let action = match change.kind {
-        LabelChangeKind::Set => action::LABEL_SET,
-        LabelChangeKind::Rollback => action::LABEL_ROLLBACK,
-    };
-    let target = format!("prompt/{}/label/{name}", prompt.name);
-    let mut record = audit_record(ctx, change.at, action, prompt.project.as_str(), target);
-    record.before = Some(json!({ "target": change.from }));
-    record.after = Some(json!({ "target": change.to }));
-    record.reason = Some(change.reason);
-    mutation.audit(record).await?;
     mutation.announce(ChangeEvent::Prompt { project: prompt.project.clone(), prompt: prompt.name.clone() });
     Ok(label)
+}
+
+/// The audit target of a label: `prompt/NAME/label/LABEL`.
+pub(super) fn audit_target(prompt: &PromptName, label: &LabelName) -> String {
+    format!("prompt/{prompt}/label/{label}")
 }
 
 /// Stored labels and the automatic `latest` (when there is a version), ordered by name.
@@ -179,6 +210,6 @@ fn latest_label(newest: &PromptVersion) -> Label {
     }
 }
 
-fn label_not_found(prompt: &PromptName, label: &LabelName) -> StoreError {
+pub(super) fn label_not_found(prompt: &PromptName, label: &LabelName) -> StoreError {
     StoreError::LabelNotFound { prompt: prompt.to_string(), label: label.to_string() }
 }
