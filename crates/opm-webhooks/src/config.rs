@@ -153,8 +153,8 @@ impl fmt::Debug for WebhookConfig {
     }
 }
 
-/// A validated entry with its secret read.
-#[derive(Debug, Clone)]
+/// A validated entry with its secret read. `Debug` shows neither the secret nor the URL.
+#[derive(Clone)]
 pub(crate) struct Endpoint {
     pub(crate) url: Url,
     /// `host[:port]`: how logs and stats name the endpoint (a path or query may carry a token).
@@ -165,6 +165,19 @@ pub(crate) struct Endpoint {
     pub(crate) max_attempts: u32,
     pub(crate) initial_backoff: Duration,
     pub(crate) max_backoff: Duration,
+}
+
+impl fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("label", &self.label)
+            .field("filter", &self.filter)
+            .field("timeout", &self.timeout)
+            .field("max_attempts", &self.max_attempts)
+            .field("initial_backoff", &self.initial_backoff)
+            .field("max_backoff", &self.max_backoff)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A signing secret; its `Debug` output is redacted.

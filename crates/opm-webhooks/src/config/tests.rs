@@ -148,6 +148,8 @@ fn debug_output_hides_the_secret_and_the_query() {
     let endpoint = config.resolve(0, &no_env).unwrap_or_else(|error| panic!("{error}"));
     let debug = format!("{endpoint:?}");
     assert!(!debug.contains("super-secret-value-1234"), "{debug}");
+    assert!(!debug.contains("query-token"), "{debug}");
+    assert!(debug.contains("h.example.com"), "{debug}");
     config.secret = None;
     config.secret_env = Some("HOOK_SECRET".into());
     assert!(format!("{config:?}").contains("HOOK_SECRET"), "the variable's name is not secret");

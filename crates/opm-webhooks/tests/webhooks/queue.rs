@@ -17,7 +17,7 @@ async fn a_full_queue_drops_and_counts_without_waiting() {
     for id in 1..=10 {
         webhooks.dispatch(event(id, "label.set", "default"));
     }
-    assert!(started.elapsed() < Duration::from_millis(100), "dispatch waited");
+    assert!(started.elapsed() < Duration::from_millis(500), "dispatch waited");
     assert_eq!(webhooks.stats(), WebhookStats { dropped: 7, pending: 3, ..WebhookStats::default() });
     let stats = webhooks.shutdown(Duration::from_secs(5)).await;
     assert_eq!(stats, WebhookStats { delivered: 3, dropped: 7, ..WebhookStats::default() });

@@ -21,7 +21,7 @@ pub struct Received {
     pub headers: HeaderMap,
     pub body: Bytes,
     pub at: Instant,
-    /// The status the receiver answered with.
+    /// The status the receiver answered (or, when the client gave up first, would have answered) with.
     pub answered: u16,
 }
 
@@ -97,12 +97,13 @@ impl Receiver {
 }
 
 async fn receive(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
-    if !shared.delay.is_zero() {
-        tokio::time::sleep(shared.delay).await;
-    }
+    // Recorded on arrival: a client that times out drops the connection, and with it this future.
     let reply = shared.script.lock().ok().and_then(|mut script| script.pop_front()).unwrap_or(Reply::status(200));
     if let Ok(mut received) = shared.received.lock() {
         received.push(Received { headers, body, at: Instant::now(), answered: reply.status });
+    }
+    if !shared.delay.is_zero() {
+        tokio::time::sleep(shared.delay).await;
     }
     let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     match reply.retry_after {
