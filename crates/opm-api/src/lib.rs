@@ -11,6 +11,7 @@ pub mod labels;
 pub mod problem;
 pub mod prompts;
 pub mod render;
+pub mod rollouts;
 pub mod telemetry;
 
 pub use problem::Problem;

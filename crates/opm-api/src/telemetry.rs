@@ -79,9 +79,47 @@ pub struct StatsDto {
     pub window: String,
     pub since: DateTime<Utc>,
     pub until: DateTime<Utc>,
-    /// `version`, `label` or `model`.
+    /// `version`, `label`, `model` or `arm`.
     pub by: String,
+    /// Only calls served through this label, when asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
     pub groups: Vec<GroupStatsDto>,
+    /// The group the others are compared with (by version or arm): the stable arm of the label's
+    /// split when there is one, otherwise the group with the most calls.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<String>,
+    /// Each other group against the baseline, with two-sided significance tests (α = 0.05).
+    #[serde(default)]
+    pub comparisons: Vec<ComparisonDto>,
+}
+
+/// One group against the baseline: is the difference more than chance?
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ComparisonDto {
+    pub group: String,
+    pub baseline: String,
+    /// Error rate (two-proportion z-test); `difference` is group − baseline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_rate: Option<TestDto>,
+    /// Mean latency of successful calls in ms (Welch's t-test).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_mean_ms: Option<TestDto>,
+    /// Mean feedback score (Welch's t-test).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feedback_mean: Option<TestDto>,
+}
+
+/// A significance test's answer.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct TestDto {
+    /// group − baseline.
+    pub difference: f64,
+    pub statistic: f64,
+    pub p_value: f64,
+    pub alpha: f64,
+    /// `p_value < alpha`: the difference is unlikely to be chance.
+    pub significant: bool,
 }
 
 /// Statistics of one group (one version, label or model).
@@ -103,6 +141,9 @@ pub struct GroupStatsDto {
     pub tokens: TokensDto,
     pub cost: CostDto,
     pub feedback: FeedbackSummaryDto,
+    /// Calls routed through a split without a stickiness key (random arm).
+    #[serde(default)]
+    pub unsticky_calls: u64,
 }
 
 /// p50, p95 and p99.

@@ -18,6 +18,7 @@ pub mod canonical;
 pub mod content;
 pub mod diff;
 pub mod error;
+pub mod experiment;
 pub mod label;
 pub mod names;
 pub mod prompt;

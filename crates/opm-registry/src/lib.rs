@@ -10,9 +10,12 @@
 //! - no HTTP and no SQL here.
 
 mod cache;
+mod clock;
 mod error;
+mod experiments;
 mod includes;
 mod keys;
+mod rollouts;
 mod routing;
 
 use std::sync::Arc;
@@ -27,9 +30,12 @@ use serde_json::{Map, Value};
 use tokio::sync::broadcast::error::RecvError;
 
 pub use cache::ResolvedEntry;
+pub use clock::Clock;
 pub use error::RegistryError;
+pub use experiments::arm_metrics;
 pub use includes::Included;
 pub use keys::Authenticated;
+pub use rollouts::{CheckOutcome, ManualAction, StartRollout};
 pub use routing::Served;
 
 use cache::ResolveCache;
@@ -60,17 +66,24 @@ pub struct Registry {
     keys: KeyCache,
     /// Projects known to exist (projects are never deleted, so this only grows).
     projects: std::sync::RwLock<std::collections::HashSet<ProjectName>>,
+    clock: Arc<Clock>,
 }
 
 impl Registry {
     /// Wraps a store and starts listening to its change events to keep the caches coherent.
     /// Must be called inside a Tokio runtime.
     pub fn new(store: Arc<dyn Store>) -> Arc<Self> {
+        Self::with_clock(store, Arc::new(Clock::system()))
+    }
+
+    /// [`Registry::new`] acting on `clock` (an adjustable one in tests).
+    pub fn with_clock(store: Arc<dyn Store>, clock: Arc<Clock>) -> Arc<Self> {
         let registry = Arc::new(Self {
             store: store.clone(),
             cache: ResolveCache::default(),
             keys: KeyCache::default(),
             projects: std::sync::RwLock::default(),
+            clock,
         });
         let mut events = store.subscribe();
         let weak = Arc::downgrade(&registry);
@@ -89,6 +102,11 @@ impl Registry {
             }
         });
         registry
+    }
+
+    /// The clock every time comparison reads.
+    pub fn clock(&self) -> &Arc<Clock> {
+        &self.clock
     }
 
     /// The underlying store, for reads and writes that do not touch the cached read path.
@@ -176,6 +194,8 @@ impl Registry {
     }
 
     /// Rolls a label back to its previous target and drops what the cache holds for the prompt.
+    /// During a rollout of the label, rolling back aborts the rollout: the label returns to the
+    /// stable version at once.
     pub async fn rollback_label(
         &self,
         project: &ProjectName,
@@ -184,6 +204,17 @@ impl Registry {
         reason: &str,
         ctx: &MutationContext,
     ) -> Result<Label, RegistryError> {
+        if let Some(rollout) = self.active_rollout(project, name, label).await? {
+            let abort = ManualAction::Abort { reason: reason.to_owned() };
+            self.act_on_rollout(project, name, rollout.id, &abort, ctx, self.clock.now()).await?;
+            let labels = self.store.list_labels(project, name).await?;
+            return labels.into_iter().find(|l| &l.name == label).ok_or_else(|| {
+                RegistryError::from(opm_store::StoreError::LabelNotFound {
+                    prompt: name.to_string(),
+                    label: label.to_string(),
+                })
+            });
+        }
         let result = self.store.rollback_label(project, name, label, reason, ctx).await;
         self.cache.invalidate_prompt(project, name);
         Ok(result?)

@@ -146,6 +146,7 @@ async fn baseline(url: &str, seconds: u64) -> BenchResult<(u64, Duration)> {
                     prompt_version: r.prompt_version,
                     label: r.label,
                     arm: None,
+                    sticky: None,
                     provider: r.provider,
                     model: r.model,
                     status: opm_store::GenerationOutcome::Ok,

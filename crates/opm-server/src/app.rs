@@ -17,7 +17,7 @@ use utoipa_axum::routes;
 use crate::auth::REQUEST_ID_HEADER;
 use crate::error::{ApiError, ProblemMarker};
 use crate::openapi::ApiDoc;
-use crate::routes::{audit, health, keys, labels, llm, prompts, serving, telemetry, versions};
+use crate::routes::{audit, health, keys, labels, llm, prompts, rollouts, serving, telemetry, versions, watch};
 use crate::{AppState, MAX_BODY_BYTES};
 
 fn api_router() -> OpenApiRouter<AppState> {
@@ -37,6 +37,9 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(labels::set_label))
         .routes(routes!(labels::label_history))
         .routes(routes!(labels::rollback_label))
+        .routes(routes!(rollouts::start_rollout, rollouts::list_rollouts))
+        .routes(routes!(rollouts::get_rollout))
+        .routes(routes!(rollouts::rollout_action))
         .routes(routes!(audit::list_audit))
         .routes(routes!(audit::verify_audit))
         .routes(routes!(keys::create_key, keys::list_keys))
@@ -49,6 +52,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(telemetry::feedback))
         .routes(routes!(telemetry::get_generation))
         .routes(routes!(telemetry::stats))
+        .routes(routes!(watch::watch))
 }
 
 /// The generated OpenAPI document.
@@ -75,6 +79,7 @@ pub fn build_router(state: AppState) -> axum::Router {
                 }
             }),
         )
+        .route("/api/v1/clock/advance", axum::routing::post(watch::advance_clock))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), crate::otel::observe))

@@ -8,8 +8,10 @@
 mod app;
 pub mod auth;
 mod bootstrap;
+pub mod controller;
 pub mod convert;
 pub mod error;
+pub mod events;
 pub mod extract;
 pub mod llm;
 pub mod metrics;
@@ -61,6 +63,8 @@ pub struct AppParts {
     pub otel: opm_telemetry::Telemetry,
     /// The background writer of generation records.
     pub writer: GenerationWriter,
+    /// Label and version changes for `/api/v1/watch` and webhooks.
+    pub events: Arc<events::EventFeed>,
 }
 
 impl AppState {
@@ -74,7 +78,9 @@ impl AppState {
         let metrics = Arc::new(Metrics::new());
         let (writer, recorder) =
             GenerationWriter::start(registry.store().clone(), metrics.clone(), otel.clone(), settings);
-        Self { inner: Arc::new(AppParts { registry, gateway, recorder: Arc::new(recorder), metrics, otel, writer }) }
+        let events = events::EventFeed::start(registry.store().clone());
+        let recorder = Arc::new(recorder);
+        Self { inner: Arc::new(AppParts { registry, gateway, recorder, metrics, otel, writer, events }) }
     }
 
     /// The same state with another recorder in front of the pipeline (tests that capture records).

@@ -5,7 +5,6 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
 use opm_core::names::{LabelName, PromptName};
 use opm_core::split::Assignment;
 use opm_core::template::RenderedBody;
@@ -203,7 +202,7 @@ impl CallRecord {
         let first = prepared.request.targets.first();
         let record = GenerationRecord {
             id,
-            started_at: Utc::now(),
+            started_at: state.registry.clock().now(),
             prompt: prepared.prompt.as_ref().map(|p| p.name.to_string()),
             prompt_version: prepared.prompt.as_ref().map(|p| p.version),
             label: prepared.prompt.as_ref().and_then(|p| p.label.clone()),

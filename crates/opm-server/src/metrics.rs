@@ -19,6 +19,7 @@ use opm_core::split::Assignment;
 pub use series::LabelGuard;
 use series::SeriesCache;
 
+mod rollouts;
 mod series;
 
 /// Every metric this server exports: name, kind, unit, help. `docs/observability.md` lists the same.
@@ -79,6 +80,21 @@ pub const CATALOGUE: &[(&str, Kind, &str)] = &[
         Kind::Counter,
         "Prompt renders served (the render API and gateway calls), by prompt, version, label, split arm and assignment.",
     ),
+    (
+        "opm_rollout_leader",
+        Kind::Gauge,
+        "1 on the replica that runs the rollout controller (and delivers webhooks), else 0.",
+    ),
+    (
+        "opm_rollout_decisions_total",
+        Kind::Counter,
+        "Rollout controller decisions, by prompt, label and decision (advance, hold, pause, promote, abort).",
+    ),
+    (
+        "opm_webhook_deliveries_total",
+        Kind::Counter,
+        "Webhook deliveries by outcome: delivered, failed (gave up after retries), dropped (queue full), retried.",
+    ),
     ("opm_recorder_queue_depth", Kind::Gauge, "Generation records waiting to be written to the store."),
     ("opm_recorder_queue_capacity", Kind::Gauge, "Capacity of the generation record queue."),
     (
@@ -134,8 +150,6 @@ pub struct Metrics {
     overhead: [Histogram; 2],
 }
 
-/// The series of one (project, prompt, version, label, provider, model); optional ones are
-/// registered on first use so no empty series appear.
 /// The labels of a resolution or render counter.
 #[derive(Clone, Copy)]
 struct PromptSeries<'a> {
@@ -146,6 +160,8 @@ struct PromptSeries<'a> {
     assignment: Option<&'a Assignment>,
 }
 
+/// The series of one (project, prompt, version, label, provider, model); optional ones are
+/// registered on first use so no empty series appear.
 struct GenerationSeries {
     labels: Vec<Label>,
     provider_model: Vec<Label>,

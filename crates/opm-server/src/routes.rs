@@ -7,9 +7,11 @@ pub mod keys;
 pub mod labels;
 pub mod llm;
 pub mod prompts;
+pub mod rollouts;
 pub mod serving;
 pub mod telemetry;
 pub mod versions;
+pub mod watch;
 
 use opm_core::names::{LabelName, PromptName};
 

@@ -6,15 +6,15 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use chrono::Utc;
-use opm_api::telemetry::{FeedbackDto, FeedbackRequest, GenerationDto, StatsDto};
+use opm_api::telemetry::{ComparisonDto, FeedbackDto, FeedbackRequest, GenerationDto, StatsDto, TestDto};
 use opm_core::ErrorKind;
 use opm_core::auth::Role;
+use opm_core::experiment::{AB_ALPHA, compare_arms};
 use opm_store::{NewFeedback, StatsGroupBy, StatsQuery, StoreError};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::prompt_name;
+use super::{label_name, prompt_name};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::convert;
@@ -116,8 +116,10 @@ fn generation_error(error: StoreError) -> ApiError {
 pub struct StatsParams {
     /// How far back from now, e.g. `15m`, `1h` (default), `7d`; 1 minute to 90 days.
     pub window: Option<String>,
-    /// `version` (default), `label` or `model`.
+    /// `version` (default), `label`, `model` or `arm`.
     pub by: Option<String>,
+    /// Only calls served through this label (e.g. to compare a split's arms).
+    pub label: Option<String>,
 }
 
 /// Per-version (or label, or model) calls, error rate, latency and TTFT percentiles, tokens,
@@ -139,24 +141,91 @@ pub async fn stats(
         "version" => StatsGroupBy::Version,
         "label" => StatsGroupBy::Label,
         "model" => StatsGroupBy::Model,
+        "arm" => StatsGroupBy::Arm,
         other => {
-            return Err(bad_query(format!("`by` is `version`, `label` or `model`, not `{other}`")));
+            return Err(bad_query(format!("`by` is `version`, `label`, `model` or `arm`, not `{other}`")));
         }
     };
+    let label = params.label.as_deref().map(label_name).transpose()?;
     // 404 for a prompt that does not exist, rather than empty stats.
     state.registry.store().get_prompt(&caller.project, &name).await?;
-    let until = Utc::now();
+    let until = state.registry.clock().now();
     let since = until - chrono::Duration::from_std(window).unwrap_or(chrono::Duration::zero());
-    let query = StatsQuery { project: caller.project.clone(), prompt: name.clone(), since, until, by, label: None };
+    let label_filter = label.as_ref().map(ToString::to_string);
+    let query =
+        StatsQuery { project: caller.project.clone(), prompt: name.clone(), since, until, by, label: label_filter };
     let groups = state.registry.store().generation_stats(&query).await?;
+    let (baseline, comparisons) = match by {
+        StatsGroupBy::Version | StatsGroupBy::Arm => {
+            let stable = match &label {
+                Some(label) => stable_arm(&state, &caller, &name, label).await?,
+                None => None,
+            };
+            compare(&groups, stable)
+        }
+        StatsGroupBy::Label | StatsGroupBy::Model => (None, Vec::new()),
+    };
     Ok(Json(StatsDto {
         prompt: name.to_string(),
         window: window_text,
         since,
         until,
         by: params.by.unwrap_or_else(|| "version".to_owned()),
+        label: label.map(|label| label.to_string()),
         groups: groups.iter().map(convert::group_stats).collect(),
+        baseline,
+        comparisons,
     }))
+}
+
+/// The stable (first) arm of the label's split, if the label is one.
+async fn stable_arm(
+    state: &AppState,
+    caller: &Caller,
+    name: &opm_core::names::PromptName,
+    label: &opm_core::names::LabelName,
+) -> ApiResult<Option<String>> {
+    let labels = state.registry.store().list_labels(&caller.project, name).await?;
+    Ok(labels
+        .iter()
+        .find(|l| &l.name == label)
+        .and_then(|l| l.target.split())
+        .map(|split| split.base_version().to_string()))
+}
+
+/// Every group against the baseline (the stable arm, else the busiest group).
+fn compare(groups: &[opm_store::GroupStats], stable: Option<String>) -> (Option<String>, Vec<ComparisonDto>) {
+    let candidates: Vec<&opm_store::GroupStats> =
+        groups.iter().filter(|g| g.group != opm_store::GroupStats::NONE).collect();
+    let baseline = stable
+        .and_then(|stable| candidates.iter().find(|g| g.group == stable).copied())
+        .or_else(|| candidates.iter().max_by_key(|g| g.calls).copied());
+    let Some(baseline) = baseline else { return (None, Vec::new()) };
+    let base = opm_registry::arm_metrics(baseline);
+    let comparisons = candidates
+        .iter()
+        .filter(|g| g.group != baseline.group)
+        .map(|group| {
+            let answer = compare_arms(&base, &opm_registry::arm_metrics(group), AB_ALPHA);
+            let test = |difference: Option<f64>, test: Option<opm_core::SignificanceTest>| {
+                Some(TestDto {
+                    difference: difference?,
+                    statistic: test.as_ref()?.statistic,
+                    p_value: test.as_ref()?.p_value,
+                    alpha: test.as_ref()?.alpha,
+                    significant: test?.significant,
+                })
+            };
+            ComparisonDto {
+                group: group.group.clone(),
+                baseline: baseline.group.clone(),
+                error_rate: test(answer.error_rate_difference, answer.error_rate),
+                latency_mean_ms: test(answer.latency_mean_difference_ms, answer.latency_mean),
+                feedback_mean: test(answer.feedback_mean_difference, answer.feedback_mean),
+            }
+        })
+        .collect();
+    (Some(baseline.group.clone()), comparisons)
 }
 
 fn parse_window(text: &str) -> Result<Duration, ApiError> {

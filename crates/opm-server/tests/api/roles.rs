@@ -44,6 +44,11 @@ fn routes() -> Vec<Route> {
         ),
         route(Method::GET, "/api/v1/prompts/walk/labels/production/history", None, "viewer"),
         route(Method::POST, "/api/v1/prompts/walk/labels/production/rollback", Some(json!({"reason": "r"})), "editor"),
+        route(Method::POST, "/api/v1/prompts/walk/rollouts", Some(json!({"to": 2, "reason": "r"})), "editor"),
+        route(Method::GET, "/api/v1/prompts/walk/rollouts", None, "viewer"),
+        route(Method::GET, "/api/v1/prompts/walk/rollouts/1", None, "viewer"),
+        route(Method::POST, "/api/v1/prompts/walk/rollouts/1/pause", Some(json!({"reason": "r"})), "editor"),
+        route(Method::GET, "/api/v1/watch", None, "viewer"),
         route(Method::GET, "/api/v1/audit", None, "viewer"),
         route(Method::GET, "/api/v1/audit/verify", None, "viewer"),
         route(Method::POST, "/api/v1/keys", Some(json!({"name": "k", "role": "viewer"})), "admin"),
@@ -91,6 +96,8 @@ fn template_path(path: &str) -> String {
         .replace("/labels/production", "/labels/{label}")
         .replace("/keys/doesnotexist", "/keys/{id}")
         .replace("/generations/doesnotexist", "/generations/{id}")
+        .replace("/rollouts/1/pause", "/rollouts/{id}/{action}")
+        .replace("/rollouts/1", "/rollouts/{id}")
 }
 
 #[tokio::test]

@@ -160,3 +160,46 @@ async fn the_gateway_routes_by_the_openai_user_and_records_the_arm() {
     let last = g.records.0.lock().unwrap().last().cloned().unwrap();
     assert_eq!(last.sticky, Some(false));
 }
+
+#[tokio::test]
+async fn stats_compare_a_splits_arms_with_significance_tests() {
+    use opm_store::GenerationOutcome::{Error, Ok};
+    let app = TestApp::new().await;
+    two_versions(&app).await;
+    split(&app, json!([{"version": 1, "weight": 50}, {"version": 2, "weight": 50}])).await;
+    // Stable: 400 calls, 8 errors (2%), ~100 ms. Challenger: 400 calls, 40 errors (10%), ~150 ms.
+    let mut rows = Vec::new();
+    for (version, errors, base) in [(1u32, 8, 100.0), (2, 40, 150.0)] {
+        for i in 0..400 {
+            let status = if i < errors { Error } else { Ok };
+            let mut row =
+                crate::telemetry::row("welcome", version, "production", "m", status, base + f64::from(i % 20));
+            row.arm = Some(version.to_string());
+            row.sticky = Some(i % 4 != 0);
+            rows.push(row);
+        }
+    }
+    // Calls through another label are left out by the label filter.
+    rows.push(crate::telemetry::row("welcome", 2, "staging", "m", Error, 5.0));
+    app.registry.store().insert_generations(&rows).await.unwrap();
+    let reply = app.admin(Method::GET, "/api/v1/prompts/welcome/stats?by=arm&label=production", None).await;
+    assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+    let body = &reply.body;
+    assert_eq!(body["label"], "production");
+    assert_eq!(body["baseline"], "1", "the split's stable arm");
+    let groups = body["groups"].as_array().unwrap();
+    assert_eq!(groups.iter().map(|g| g["calls"].as_u64().unwrap()).sum::<u64>(), 800);
+    assert_eq!(groups[0]["unsticky_calls"], 100);
+    let comparison = &body["comparisons"][0];
+    assert_eq!(comparison["group"], "2");
+    assert!((comparison["error_rate"]["difference"].as_f64().unwrap() - 0.08).abs() < 1e-9);
+    assert_eq!(comparison["error_rate"]["significant"], true);
+    assert!(comparison["error_rate"]["p_value"].as_f64().unwrap() < 0.001);
+    assert_eq!(comparison["latency_mean_ms"]["significant"], true);
+    assert!(comparison["latency_mean_ms"]["difference"].as_f64().unwrap() > 49.0);
+    let by_version = app.admin(Method::GET, "/api/v1/prompts/welcome/stats?by=version", None).await;
+    assert_eq!(
+        by_version.body["groups"].as_array().unwrap().iter().map(|g| g["calls"].as_u64().unwrap()).sum::<u64>(),
+        801
+    );
+}

@@ -170,7 +170,14 @@ async fn stored_generations_and_feedback() {
     assert_eq!(other.status, StatusCode::NOT_FOUND);
 }
 
-fn row(prompt: &str, version: u32, label: &str, model: &str, status: GenerationOutcome, latency: f64) -> GenerationRow {
+pub fn row(
+    prompt: &str,
+    version: u32,
+    label: &str,
+    model: &str,
+    status: GenerationOutcome,
+    latency: f64,
+) -> GenerationRow {
     GenerationRow {
         id: uuid::Uuid::now_v7().to_string(),
         project: ProjectName::parse("default").unwrap(),
