@@ -112,7 +112,6 @@ pub(crate) trait RolloutOps: Send {
     async fn active_rollout(&mut self, prompt_id: i64, label: &LabelName) -> StoreResult<Option<Rollout>>;
     /// Writes a transition if the stored revision is `expected_revision` (and increments it);
     /// `false` when it is not. `check`, when given, replaces the last check.
-    #[allow(clippy::too_many_arguments)]
     async fn update_rollout(
         &mut self,
         id: i64,

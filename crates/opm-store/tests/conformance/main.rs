@@ -20,6 +20,7 @@ mod labels;
 mod postgres_only;
 mod projects;
 mod prompts;
+mod rollouts;
 mod sqlite_only;
 mod versions;
 
@@ -114,6 +115,16 @@ conformance! {
         store: feedback_is_checked_and_listed,
         store: retention_deletes_the_oldest_in_batches,
         store: a_large_batch_inserts_in_one_call,
+    }
+    rollouts {
+        store: split_labels_are_set_and_resolved,
+        store: create_rollout_moves_the_label_and_audits_once,
+        store: one_active_rollout_per_label,
+        store: create_rollout_checks_everything_first,
+        store: update_rollout_is_optimistic_and_moves_the_label,
+        store: labels_refuse_changes_during_a_rollout,
+        store: list_rollouts_filters_and_orders_newest_first,
+        store: leadership_is_exclusive,
     }
     concurrency {
         store: concurrent_publishes_get_contiguous_versions,

@@ -81,3 +81,46 @@ async fn replicas_share_one_sequence_and_chain() {
     })
     .await;
 }
+
+/// Waits up to five seconds for `store` to lead `name`.
+async fn lead_soon(store: &Arc<dyn Store>, name: &str) -> Option<Box<dyn opm_store::Leadership>> {
+    for _ in 0..50 {
+        if let Some(leadership) = store.try_lead(name).await.unwrap() {
+            return Some(leadership);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    None
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_leader_among_processes() {
+    db(Kind::Postgres, |db: TestDb| async move {
+        let other = db.open_another().await;
+        let first = db.store.try_lead("rollouts").await.unwrap().expect("the first store leads");
+        assert!(other.try_lead("rollouts").await.unwrap().is_none(), "the second store does not");
+        assert!(db.store.try_lead("rollouts").await.unwrap().is_none(), "nor a second call of the first");
+        assert!(first.still_held().await);
+        let unrelated = other.try_lead("retention").await.unwrap().expect("names are independent");
+
+        first.release().await;
+        let second = lead_soon(&other, "rollouts").await.expect("the second store leads after a release");
+        assert!(db.store.try_lead("rollouts").await.unwrap().is_none());
+        drop(second);
+        let third = lead_soon(&db.store, "rollouts").await.expect("a dropped leadership is released");
+
+        // A leader whose connection dies (as when its process does) loses the lock to the other.
+        let kill = format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND application_name = '{}' \
+             AND pid IN (SELECT pid FROM pg_locks WHERE locktype = 'advisory')",
+            opm_store::postgres::LEADER_APPLICATION_NAME
+        );
+        db.execute_raw(&kill).await.unwrap();
+        assert!(!third.still_held().await, "the lost connection is noticed");
+        assert!(!unrelated.still_held().await, "the other store's leadership was on a killed connection too");
+        let taken_over = lead_soon(&other, "rollouts").await.expect("the other store takes over");
+        assert!(taken_over.still_held().await);
+    })
+    .await;
+}
