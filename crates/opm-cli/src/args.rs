@@ -113,6 +113,13 @@ pub struct ServeArgs {
     /// `auto` (text on a terminal, JSON otherwise). The level comes from `RUST_LOG` (default `info`).
     #[arg(long, env = "OPM_LOG_FORMAT", default_value = "auto", value_parser = ["auto", "json", "text"])]
     pub log_format: String,
+    /// How often the rollout controller wakes up (e.g. `1s`); checks still wait for each rollout's interval.
+    #[arg(long, env = "OPM_ROLLOUT_TICK", default_value = "1s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub rollout_tick: std::time::Duration,
+    /// Testing aid: let an admin move this server's clock forward with `POST /api/v1/clock/advance`,
+    /// so a rollout's intervals pass at once. Never in production.
+    #[arg(long, env = "OPM_ADJUSTABLE_CLOCK", hide = true)]
+    pub adjustable_clock: bool,
     #[command(flatten)]
     pub store: StoreArgs,
 }

@@ -75,6 +75,11 @@ impl EventFeed {
         *self.sink.write().unwrap_or_else(|p| p.into_inner()) = Some(sink);
     }
 
+    /// Stops handing events to the sink.
+    pub fn clear_sink(&self) {
+        *self.sink.write().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
     /// New events from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<ChangeEventDto>> {
         self.sender.subscribe()

@@ -20,6 +20,7 @@ mod otel;
 pub mod recorder;
 pub mod retention;
 pub mod routes;
+mod webhooks;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -108,6 +109,9 @@ pub struct FileConfig {
     pub gateway: GatewayConfig,
     #[serde(default)]
     pub telemetry: TelemetrySettings,
+    /// `[[webhooks]]`: endpoints that receive change events, signed and retried.
+    #[serde(default)]
+    pub webhooks: Vec<opm_webhooks::WebhookConfig>,
 }
 
 /// `[telemetry]` in `opm.toml`.
@@ -148,6 +152,10 @@ pub struct ServeConfig {
     pub bootstrap_admin_key: Option<String>,
     /// `opm.toml`; defaults to `<data_dir>/opm.toml` when that file exists.
     pub config_path: Option<PathBuf>,
+    /// How often the rollout controller wakes up.
+    pub rollout_tick: std::time::Duration,
+    /// Lets an admin move the clock forward (`POST /api/v1/clock/advance`); tests only.
+    pub adjustable_clock: bool,
 }
 
 impl Default for ServeConfig {
@@ -158,6 +166,8 @@ impl Default for ServeConfig {
             data_dir: PathBuf::from(".opm"),
             bootstrap_admin_key: None,
             config_path: None,
+            rollout_tick: controller::DEFAULT_TICK,
+            adjustable_clock: false,
         }
     }
 }
@@ -188,6 +198,8 @@ pub enum ServerError {
     Telemetry(#[from] opm_telemetry::TelemetryError),
     #[error("gateway configuration: {0}")]
     Gateway(#[from] opm_gateway::GatewayError),
+    #[error("webhooks: {0}")]
+    Webhooks(#[from] opm_webhooks::WebhookError),
     #[error("server failed: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -211,7 +223,13 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServerError> {
         tracing::info!(provider = %name, kind = kind.as_str(), "gateway provider");
     }
     let store = opm_store::connect(&config.effective_database_url()).await?;
-    let registry = Registry::new(store);
+    let clock = if config.adjustable_clock {
+        tracing::warn!("the clock is adjustable (POST /api/v1/clock/advance): a testing aid, never for production");
+        opm_registry::Clock::adjustable()
+    } else {
+        opm_registry::Clock::system()
+    };
+    let registry = Registry::with_clock(store, Arc::new(clock));
     match bootstrap_admin_key(registry.store().as_ref(), &config.data_dir, config.bootstrap_admin_key.as_deref())
         .await?
     {
@@ -236,6 +254,9 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServerError> {
             }
         })
     };
+    let leader = controller::LeaderFlag::default();
+    let webhooks = webhooks::start(&state, file_config.webhooks, leader.clone())?;
+    let controller = controller::spawn(state.clone(), config.rollout_tick, leader);
     let writer = state.writer.clone();
     let router = build_router(state);
     let listener = tokio::net::TcpListener::bind(&config.addr)
@@ -253,6 +274,10 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServerError> {
     let served = axum::serve(listener, router).with_graceful_shutdown(shutdown_signal()).await;
     retention.abort();
     upkeep.abort();
+    controller.abort();
+    if let Some(webhooks) = webhooks {
+        webhooks.stop().await;
+    }
     // Write out every queued generation before exiting, then flush OTLP.
     writer.shutdown().await;
     otel.shutdown().await;

@@ -23,6 +23,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         data_dir: args.store.data_dir,
         bootstrap_admin_key: std::env::var("OPM_BOOTSTRAP_ADMIN_KEY").ok().filter(|key| !key.is_empty()),
         config_path: args.config,
+        rollout_tick: args.rollout_tick,
+        adjustable_clock: args.adjustable_clock,
     };
     opm_server::serve(config).await?;
     Ok(ExitCode::SUCCESS)
