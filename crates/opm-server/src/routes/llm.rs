@@ -139,7 +139,7 @@ async fn run(
         Ok(response) => response,
         Err(error) => {
             record.fail(error.code());
-            return Err(error.into());
+            return Ok(upstream_failure(format, error, &prepared, &id, started));
         }
     };
     record.answered_by(&response.provider, &response.model, response.attempts, response.fallback_index);
@@ -169,7 +169,7 @@ async fn stream(
         Ok(chat) => chat,
         Err(error) => {
             record.fail(error.code());
-            return Err(error.into());
+            return Ok(upstream_failure(format, error, &prepared, &id, started));
         }
     };
     record.answered_by(chat.provider(), chat.model(), chat.attempts(), chat.fallback_index());
@@ -253,6 +253,14 @@ fn opm_headers(headers: &mut HeaderMap, prepared: &Prepared, id: &str, overhead_
         }
     }
     arm_headers(headers, prepared.prompt.as_ref().and_then(|p| p.assignment.as_ref()));
+}
+
+/// An upstream failure in the route's wire format, still saying which prompt version (and arm)
+/// the call used and its generation id.
+fn upstream_failure(format: Format, error: GatewayError, prepared: &Prepared, id: &str, started: Instant) -> Response {
+    let mut response = wire_error(format, FlowError::Gateway(error));
+    opm_headers(response.headers_mut(), prepared, id, duration_ms(started.elapsed()));
+    response
 }
 
 /// An error in the route's wire format.
