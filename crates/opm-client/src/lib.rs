@@ -7,12 +7,17 @@
 //! TLS uses rustls without reqwest's bundled provider (which would pull in a C build): binaries
 //! install ring's provider at start, and [`Client::new`] installs it when nobody has, because
 //! reqwest panics without one.
+//!
+//! Long-lived streams (`watch`) use a second connection pool without the whole-request timeout:
+//! they only give up when the server stays silent longer than its keep-alive interval allows.
 
 pub mod admin;
 mod error;
 pub mod labels;
 pub mod prompts;
+pub mod rollouts;
 pub mod telemetry;
+pub mod watch;
 
 use std::time::Duration;
 
@@ -24,11 +29,15 @@ use serde::de::DeserializeOwned;
 pub use admin::AuditQuery;
 pub use error::ClientError;
 pub use prompts::{PromptQuery, Resolved, Selector};
+pub use telemetry::StatsQuery;
+pub use watch::Watch;
 
 /// The header global admin keys use to pick a project.
 pub const PROJECT_HEADER: &str = "x-opm-project";
 /// Where `opm serve` listens unless told otherwise.
 pub const DEFAULT_URL: &str = "http://127.0.0.1:8321";
+/// The longest silence a stream tolerates at least: the server sends a keep-alive every 15 s.
+const STREAM_SILENCE: Duration = Duration::from_secs(45);
 
 /// How to reach a server.
 #[derive(Debug, Clone)]
@@ -60,6 +69,8 @@ pub struct PageQuery {
 #[derive(Debug, Clone)]
 pub struct Client {
     http: reqwest::Client,
+    /// For streams: no whole-request timeout, a read timeout instead.
+    streaming: reqwest::Client,
     base_url: Url,
     timeout_seconds: u64,
 }
@@ -88,14 +99,22 @@ impl Client {
                 .map_err(|_| ClientError::Config(format!("project `{project}` is not a valid header value")))?;
             headers.insert(PROJECT_HEADER, value);
         }
-        let http = reqwest::Client::builder()
-            .default_headers(headers)
+        let builder = || {
+            reqwest::Client::builder()
+                .default_headers(headers.clone())
+                .tcp_nodelay(true)
+                .user_agent(concat!("opm-client/", env!("CARGO_PKG_VERSION")))
+        };
+        let http = builder()
             .timeout(config.timeout)
-            .tcp_nodelay(true)
-            .user_agent(concat!("opm-client/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|error| ClientError::Config(format!("cannot build the HTTP client: {error}")))?;
-        Ok(Self { http, base_url, timeout_seconds: config.timeout.as_secs() })
+        let streaming = builder()
+            .connect_timeout(config.timeout)
+            .read_timeout(config.timeout.max(STREAM_SILENCE))
+            .build()
+            .map_err(|error| ClientError::Config(format!("cannot build the HTTP client: {error}")))?;
+        Ok(Self { http, streaming, base_url, timeout_seconds: config.timeout.as_secs() })
     }
 
     /// The server's base URL.
