@@ -14,6 +14,7 @@ use opm_api::prompts::{ContentDto, CreateVersionRequest, PromptTypeDto};
 use opm_client::prompts::Selector;
 use opm_client::{Client, ClientConfig};
 
+mod push;
 mod rollouts;
 mod server;
 mod telemetry;
