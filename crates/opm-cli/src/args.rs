@@ -5,6 +5,10 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+mod rollouts;
+
+pub use rollouts::{RolloutActionArgs, RolloutCommand, RolloutPickArgs, RolloutStartArgs, WatchArgs};
+
 /// OPM, the open prompt manager: serve a prompt registry and manage its prompts.
 #[derive(Debug, Parser)]
 #[command(name = "opm", version, max_term_width = 100)]
@@ -72,13 +76,19 @@ pub enum Command {
     Label(LabelCommand),
     /// Point a label back at its previous version.
     Rollback(RollbackArgs),
+    /// Canary rollouts of a label: start, status, list, pause, resume, promote, abort.
+    #[command(subcommand)]
+    Rollout(RolloutCommand),
+    /// Print the project's changes (versions, label moves, rollouts) as they happen.
+    Watch(WatchArgs),
     /// Archive a prompt (hidden from lists and resolution, history kept).
     Archive(NameArg),
     /// Restore an archived prompt.
     Restore(NameArg),
     /// Show the audit trail, or verify its hash chain.
     Audit(AuditArgs),
-    /// Per-version (or label, or model) calls, errors, latency, tokens, cost and feedback of a prompt.
+    /// Per-version (or label, model or split arm) calls, errors, latency, tokens, cost and feedback of
+    /// a prompt, with each group compared against the baseline.
     Stats(StatsArgs),
     /// Score a generation (by its `x-opm-generation-id`).
     Feedback(FeedbackArgs),
@@ -266,9 +276,12 @@ pub struct StatsArgs {
     /// How far back from now: `15m`, `1h`, `7d`…
     #[arg(long, default_value = "1h")]
     pub window: String,
-    /// Group by `version`, `label` or `model`.
-    #[arg(long, default_value = "version", value_parser = ["version", "label", "model"])]
+    /// Group by `version`, `label`, `model` or `arm` (the arms of a split label).
+    #[arg(long, default_value = "version", value_parser = ["version", "label", "model", "arm"])]
     pub by: String,
+    /// Only calls served through this label (e.g. `--by arm --label production` during a rollout).
+    #[arg(long)]
+    pub label: Option<String>,
 }
 
 #[derive(Debug, Args)]

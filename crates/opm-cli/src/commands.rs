@@ -6,8 +6,10 @@ mod apply;
 mod export;
 mod labels;
 mod prompts;
+mod rollouts;
 mod server;
 mod telemetry;
+mod watch;
 
 use std::process::ExitCode;
 
@@ -39,6 +41,8 @@ pub async fn run(cli: Cli, project_on_command_line: bool) -> anyhow::Result<Exit
         Command::Restore(args) => prompts::archive(settings, &args.name, false).await,
         Command::Label(command) => labels::label(settings, command).await,
         Command::Rollback(args) => labels::rollback(settings, &args).await,
+        Command::Rollout(command) => rollouts::rollout(settings, command).await,
+        Command::Watch(args) => watch::watch(settings, &args).await,
         Command::Audit(args) => admin::audit(settings, &args).await,
         Command::Stats(args) => telemetry::stats(settings, &args).await,
         Command::Feedback(args) => telemetry::feedback(settings, &args).await,

@@ -1,23 +1,27 @@
-//! `opm stats` (per-version analytics of a prompt) and `opm feedback` (score a generation).
+//! `opm stats` (per-version, label, model or arm analytics of a prompt, with each group compared
+//! against the baseline) and `opm feedback` (score a generation).
 
 use std::process::ExitCode;
 
-use opm_api::telemetry::{FeedbackRequest, PercentilesDto, StatsDto};
+use opm_api::telemetry::{ComparisonDto, FeedbackRequest, PercentilesDto, StatsDto, TestDto};
+use opm_client::StatsQuery;
 
 use crate::args::{FeedbackArgs, StatsArgs};
 use crate::output::{emit, print_table, table, time};
 use crate::settings::Settings;
 
-/// `opm stats NAME [--window 1h] [--by version|label|model]`.
+/// `opm stats NAME [--window 1h] [--by version|label|model|arm] [--label L]`.
 pub async fn stats(settings: &Settings, args: &StatsArgs) -> anyhow::Result<ExitCode> {
-    let stats = settings.client.stats(&args.name, Some(&args.window), Some(&args.by)).await?;
+    let query = StatsQuery { window: Some(args.window.clone()), by: Some(args.by.clone()), label: args.label.clone() };
+    let stats = settings.client.stats_with(&args.name, &query).await?;
     emit(settings.output, &stats, print_stats)?;
     Ok(ExitCode::SUCCESS)
 }
 
 fn print_stats(stats: &StatsDto) {
+    let through = stats.label.as_ref().map(|label| format!(" through label `{label}`")).unwrap_or_default();
     println!(
-        "{} by {}, last {} ({} – {})",
+        "{}{through} by {}, last {} ({} – {})",
         stats.prompt,
         stats.by,
         stats.window,
@@ -38,6 +42,7 @@ fn print_stats(stats: &StatsDto) {
         "cost $",
         "$/call",
         "feedback",
+        "unsticky",
     ]);
     for group in &stats.groups {
         rows.add_row(vec![
@@ -53,9 +58,41 @@ fn print_stats(stats: &StatsDto) {
                 Some(mean) => format!("{mean:.2} (n={})", group.feedback.count),
                 None => "-".into(),
             },
+            group.unsticky_calls.to_string(),
         ]);
     }
     print_table(&rows);
+    print_comparisons(stats);
+}
+
+/// Each group against the baseline: difference and p-value per test, significant or not.
+fn print_comparisons(stats: &StatsDto) {
+    let Some(baseline) = &stats.baseline else { return };
+    println!();
+    println!("against baseline {} {baseline} (two-sided tests):", stats.by);
+    if stats.comparisons.is_empty() {
+        println!("  no other group to compare");
+    }
+    for comparison in &stats.comparisons {
+        println!("  {} {}: {}", stats.by, comparison.group, comparison_line(comparison));
+    }
+}
+
+fn comparison_line(comparison: &ComparisonDto) -> String {
+    let tests = [
+        ("error rate", comparison.error_rate.as_ref().map(|test| test_text(test, |d| format!("{:+.2} pp", d * 100.0)))),
+        ("latency", comparison.latency_mean_ms.as_ref().map(|test| test_text(test, |d| format!("{d:+.0} ms")))),
+        ("feedback", comparison.feedback_mean.as_ref().map(|test| test_text(test, |d| format!("{d:+.3}")))),
+    ];
+    let parts: Vec<String> =
+        tests.into_iter().map(|(name, text)| format!("{name} {}", text.unwrap_or_else(|| "n/a".into()))).collect();
+    parts.join("; ")
+}
+
+/// `+1.20 pp, p=0.031 significant`.
+fn test_text(test: &TestDto, difference: impl Fn(f64) -> String) -> String {
+    let verdict = if test.significant { "significant" } else { "not significant" };
+    format!("{}, p={:.3} {verdict}", difference(test.difference), test.p_value)
 }
 
 fn percentiles(p: &PercentilesDto) -> String {

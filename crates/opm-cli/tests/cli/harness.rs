@@ -99,6 +99,24 @@ impl TestServer {
         run(self.work.path(), &[("OPM_URL", &self.url), ("OPM_API_KEY", key)], args)
     }
 
+    /// Starts `opm ARGS` (a long-running command such as `watch`) with the admin key and stdout
+    /// piped; the caller reads and kills it.
+    pub fn spawn_opm(&self, args: &[&str]) -> Child {
+        let mut command = Command::new(opm_binary());
+        for variable in OPM_VARIABLES {
+            command.env_remove(variable);
+        }
+        command
+            .current_dir(self.work.path())
+            .env("OPM_URL", &self.url)
+            .env("OPM_API_KEY", ADMIN_KEY)
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|error| panic!("cannot start `opm {}`: {error}", args.join(" ")))
+    }
+
     /// The server's data directory (SQLite file, generated admin key).
     pub fn data_dir(&self) -> PathBuf {
         self.data.path().join("data")

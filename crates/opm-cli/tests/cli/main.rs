@@ -7,3 +7,4 @@ mod apply;
 mod client;
 mod commands;
 mod harness;
+mod rollouts;
