@@ -240,7 +240,7 @@ fn arm_row(arm: &str, version: u32, metrics: &ArmMetrics) -> Vec<String> {
         metrics.calls.to_string(),
         metrics.errors.to_string(),
         metrics.error_rate().map(percent).unwrap_or_else(|| "-".into()),
-        metrics.latency_p95_ms.map(|ms| format!("{ms:.0}")).unwrap_or_else(|| "-".into()),
+        metrics.latency_p95_ms.map(milliseconds).unwrap_or_else(|| "-".into()),
         match metrics.feedback_mean {
             Some(mean) => format!("{mean:.2} (n={})", metrics.feedback_count),
             None => "-".into(),
@@ -252,6 +252,11 @@ fn arm_row(arm: &str, version: u32, metrics: &ArmMetrics) -> Vec<String> {
 fn p_value(test: &SignificanceTest) -> String {
     let verdict = if test.significant { "significant" } else { "not significant" };
     format!("p={:.3} ({verdict})", test.p_value)
+}
+
+/// `1234`, or `0.4` below 10 ms (a local model or the mock answers in well under one).
+fn milliseconds(ms: f64) -> String {
+    if ms < 10.0 { format!("{ms:.1}") } else { format!("{ms:.0}") }
 }
 
 /// A fraction as a percentage, `0.0213` → `2.13%`.

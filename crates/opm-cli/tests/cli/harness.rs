@@ -52,6 +52,15 @@ impl TestServer {
     /// Starts the server and waits for its `opm listening on http://ADDR` line; without a
     /// bootstrap key the server generates one into `<data dir>/admin.key`.
     pub fn start_with(bootstrap_key: Option<&str>) -> Self {
+        Self::start_serving(bootstrap_key, &[])
+    }
+
+    /// Starts the server with [`ADMIN_KEY`] and extra `opm serve` flags (e.g. `--adjustable-clock`).
+    pub fn start_with_flags(flags: &[&str]) -> Self {
+        Self::start_serving(Some(ADMIN_KEY), flags)
+    }
+
+    fn start_serving(bootstrap_key: Option<&str>, flags: &[&str]) -> Self {
         let data = tempfile::tempdir().unwrap();
         let work = tempfile::tempdir().unwrap();
         let log = std::fs::File::create(data.path().join("server.log")).unwrap();
@@ -62,6 +71,7 @@ impl TestServer {
         let mut child = command
             .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
             .arg(data.path().join("data"))
+            .args(flags)
             .envs(bootstrap_key.map(|key| ("OPM_BOOTSTRAP_ADMIN_KEY", key)))
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())

@@ -12,7 +12,11 @@ use crate::harness::{TestServer, examples_dir};
 
 /// A server with the examples applied and a second version of `hello-mock`.
 fn with_two_versions() -> TestServer {
-    let server = TestServer::start();
+    add_two_versions(TestServer::start())
+}
+
+/// `server` with the examples applied and a second version of `hello-mock`.
+fn add_two_versions(server: TestServer) -> TestServer {
     server.opm(&["apply", "-f", &examples_dir().display().to_string()]).success();
     let dir = server.copy_examples("prompts");
     let file = dir.join("hello-mock.yaml");
@@ -238,4 +242,68 @@ fn stats_by_arm_through_a_label_compares_the_arms() {
     assert!(table.contains("UNSTICKY"), "{table}");
     assert!(table.contains("against baseline arm 1 (two-sided tests):"), "{table}");
     assert!(table.contains("  arm 2: error rate +0.00 pp, p=1.000 not significant; latency "), "{table}");
+}
+
+/// Waits up to 30 s for `done` to hold of `opm rollout status hello-mock -o json`.
+fn wait_status(server: &TestServer, done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let status = server.opm(&["rollout", "status", "hello-mock", "-o", "json"]).success().json();
+        if done(&status) || Instant::now() > deadline {
+            assert!(done(&status), "{status}");
+            return status;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[tokio::test]
+async fn status_shows_the_last_check_with_both_arms_and_the_tests() {
+    let server = add_two_versions(TestServer::start_with_flags(&["--adjustable-clock", "--rollout-tick", "100ms"]));
+    server.opm(&["label", "set", "hello-mock", "production", "1", "--reason", "stable"]).success();
+    let start = ["rollout", "start", "hello-mock", "--to", "2", "--steps", "50,75,100", "--interval", "1m"];
+    let gates = ["--min-samples", "2", "--max-error-rate", "0.5", "--max-p95-latency-ms", "3000", "--reason", "canary"];
+    server.opm(&[&start[..], &gates[..]].concat()).success();
+    for key in 0..16 {
+        let user = format!("user-{key}");
+        server.opm(&["invoke", "hello-mock", "--var", "name=Ada", "--key", &user]).success();
+    }
+    // Wait until every call is stored, then let the interval pass on the server's clock.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        let stats =
+            server.opm(&["stats", "hello-mock", "--by", "arm", "--label", "production", "-o", "json"]).success();
+        let groups = stats.json()["groups"].as_array().unwrap().clone();
+        if groups.iter().map(|group| group["calls"].as_u64().unwrap()).sum::<u64>() == 16 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // The clock route is a test aid outside the typed client; reqwest needs a crypto provider.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let advanced = reqwest::Client::new()
+        .post(format!("{}/api/v1/clock/advance", server.url))
+        .bearer_auth(crate::harness::ADMIN_KEY)
+        .json(&json!({"by": "2m"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(advanced.status(), 200);
+
+    let checked = wait_status(&server, |status| status["checks"].as_u64() >= Some(1));
+    assert_eq!((checked["state"].as_str(), checked["canary_percent"].as_u64()), (Some("progressing"), Some(75)));
+    let status = server.opm(&["rollout", "status", "hello-mock"]).success().stdout;
+    for expected in [
+        "canary:      75% (step 2/3 of steps 50,75,100)",
+        "checks:      1",
+        "last check:  passed",
+        "ARM     VERSION  CALLS",
+        "tests (canary vs stable, α 0.01): error rate p=1.000 (not significant); latency p=",
+    ] {
+        assert!(status.contains(expected), "`{expected}` missing from:\n{status}");
+    }
+    let arms: Vec<&str> =
+        status.lines().filter(|line| line.starts_with("stable ") || line.starts_with("canary ")).collect();
+    assert_eq!(arms.len(), 2, "{status}");
+    assert!(arms[0].contains("v1") && arms[1].contains("v2") && arms[1].contains("0.00%"), "{status}");
 }
