@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The hot-path benchmark: OPM's resolve and render against a minimal axum server that returns the
+# The hot-path benchmark: OPM's resolve (plain label and sticky 50/50 split) and render against a minimal axum server that returns the
 # same bytes, side by side in one run, on loopback, with wrk (installed from Debian if missing).
 #
 #   bench/resolve-render.sh            # 10 s per point, 3 runs, medians with min–max
@@ -82,7 +82,7 @@ out="bench/results/resolve-render-$(date -u +%Y%m%dT%H%M%SZ).md"
   echo "| path | connections | OPM req/s | baseline req/s | OPM/baseline throughput | OPM p50 ms | baseline p50 ms | OPM p99 ms | baseline p99 ms | errors (OPM/base) |"
   echo "|---|---|---|---|---|---|---|---|---|---|"
 } | tee "$out"
-for path in resolve render; do
+for path in resolve resolve-split render; do
   for conns in $CONNECTIONS; do
     opm_runs=""; base_runs=""
     for _ in $(seq "$RUNS"); do

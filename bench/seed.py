@@ -1,5 +1,7 @@
 """Seeds an OPM server for benchmarks: N chat prompts (3 messages, 4 variables, one include of a
-shared text prompt), each with a `production` label. Uses only the standard library."""
+shared text prompt), each with a `production` label on version 1, and a second version split
+50/50 with the first under the `canary` label (for the sticky split routing benchmark).
+Uses only the standard library."""
 import json
 import sys
 import urllib.request
@@ -46,6 +48,10 @@ def seed(index):
     }
     call("POST", f"/api/v1/prompts/{name}/versions", {"content": content, "message": "seed"})
     call("PUT", f"/api/v1/prompts/{name}/labels/production", {"version": 1, "reason": "seed"})
+    content["model"]["parameters"]["temperature"] = 0.3
+    call("POST", f"/api/v1/prompts/{name}/versions", {"content": content, "message": "seed v2"})
+    split = [{"version": 1, "weight": 50}, {"version": 2, "weight": 50}]
+    call("PUT", f"/api/v1/prompts/{name}/labels/canary", {"split": split, "reason": "seed"})
 
 
 with ThreadPoolExecutor(8) as pool:

@@ -156,6 +156,8 @@ mod tests {
             prompt: Some("welcome".into()),
             prompt_version: Some(3),
             label: Some("production".into()),
+            arm: None,
+            sticky: None,
             project: None,
             provider: provider.into(),
             model: "gpt-4o".into(),
