@@ -39,6 +39,9 @@ pub struct ResolvedEntry {
     pub etag: String,
     /// The encoded response body, filled once by the transport layer.
     pub encoded: OnceLock<bytes::Bytes>,
+    /// The same when the entry served a split's arm: `[random, sticky]` (the only per-request
+    /// difference; the arm's version, weight and algorithm are fixed for the entry's lifetime).
+    pub encoded_arm: [OnceLock<bytes::Bytes>; 2],
     pub(crate) compiled: tokio::sync::OnceCell<Arc<CompiledEntry>>,
 }
 
@@ -47,7 +50,13 @@ impl ResolvedEntry {
         let hash = resolved.version.content_hash.trim_start_matches("sha256:");
         let short = hash.get(..16).unwrap_or(hash);
         let etag = format!("\"v{}-{short}\"", resolved.version.version);
-        Self { resolved, etag, encoded: OnceLock::new(), compiled: tokio::sync::OnceCell::new() }
+        Self {
+            resolved,
+            etag,
+            encoded: OnceLock::new(),
+            encoded_arm: [OnceLock::new(), OnceLock::new()],
+            compiled: tokio::sync::OnceCell::new(),
+        }
     }
 
     fn depends_on(&self, prompt: &PromptName) -> bool {

@@ -74,14 +74,13 @@ pub async fn resolve(
     if headers.get(header::IF_NONE_MATCH).is_some_and(|value| etag_matches(value, &entry.etag)) {
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
     }
-    // A split's answer says whether this request's arm was sticky, so it is not the cached body.
+    // A split's answer also says whether this request's arm was sticky: one cached body per case.
+    let encode = |assignment| serde_json::to_vec(&convert::resolved(&entry.resolved, assignment)).unwrap_or_default();
     let body = match &served.assignment {
-        None => entry
-            .encoded
-            .get_or_init(|| serde_json::to_vec(&convert::resolved(&entry.resolved, None)).unwrap_or_default().into())
-            .clone(),
+        None => entry.encoded.get_or_init(|| encode(None).into()).clone(),
         Some(assignment) => {
-            serde_json::to_vec(&convert::resolved(&entry.resolved, Some(assignment))).unwrap_or_default().into()
+            let cell = &entry.encoded_arm[usize::from(assignment.sticky)];
+            cell.get_or_init(|| encode(Some(assignment)).into()).clone()
         }
     };
     let mut response = Response::new(Body::from(body));
