@@ -35,7 +35,7 @@ pub use error::RegistryError;
 pub use experiments::arm_metrics;
 pub use includes::Included;
 pub use keys::Authenticated;
-pub use rollouts::{CheckOutcome, ManualAction, StartRollout};
+pub use rollouts::{CheckOutcome, ExternalChecks, ExternalFindings, ManualAction, StartRollout};
 pub use routing::Served;
 
 use cache::ResolveCache;

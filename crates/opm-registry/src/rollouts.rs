@@ -14,7 +14,7 @@ use opm_core::label::{Label, LabelTarget};
 use opm_core::names::{LabelName, ProjectName, PromptName};
 use opm_core::prompt::Actor;
 use opm_core::rollout::{
-    ArmMetrics, CONTROLLER_ACTOR, Decision, Rollout, RolloutSpec, RolloutState, canary_target, evaluate,
+    ArmMetrics, CONTROLLER_ACTOR, Decision, Rollout, RolloutSpec, RolloutState, Verdict, canary_target, evaluate,
     label_target_for,
 };
 use opm_store::{MutationContext, NewRollout, RolloutFilter, RolloutUpdate, StatsGroupBy, StatsQuery};
@@ -43,6 +43,23 @@ pub enum ManualAction {
     Resume { reason: String },
     Promote { reason: String },
     Abort { reason: String },
+}
+
+/// What an outside metric source (e.g. Prometheus, Flagger-style) says about a rollout's canary.
+#[derive(Debug, Clone, Default)]
+pub struct ExternalFindings {
+    /// Gates the canary broke: they fail the check.
+    pub failures: Vec<String>,
+    /// Measurements that could not be made (no data, source unreachable): the check cannot pass.
+    pub gaps: Vec<String>,
+    /// What was measured, for the audit entry.
+    pub values: serde_json::Value,
+}
+
+/// A source of extra checks the controller consults besides OPM's own generation records.
+#[async_trait::async_trait]
+pub trait ExternalChecks: Send + Sync {
+    async fn check(&self, rollout: &Rollout) -> ExternalFindings;
 }
 
 /// What one controller pass did to one rollout.
@@ -162,6 +179,7 @@ impl Registry {
     pub async fn run_rollout_checks(
         &self,
         now: chrono::DateTime<chrono::Utc>,
+        external: Option<&dyn ExternalChecks>,
     ) -> Result<Vec<CheckOutcome>, RegistryError> {
         let filter = RolloutFilter { project: None, prompt: None, label: None, active_only: true, limit: MAX_ACTIVE };
         let mut outcomes = Vec::new();
@@ -170,7 +188,7 @@ impl Registry {
             if !due {
                 continue;
             }
-            match self.check_rollout(&rollout, now).await {
+            match self.check_rollout(&rollout, now, external).await {
                 Ok(outcome) => outcomes.push(outcome),
                 Err(error) if error.kind() == opm_core::ErrorKind::Conflict => {
                     tracing::info!(rollout = rollout.id, %error, "rollout changed during its check; skipped");
@@ -185,10 +203,18 @@ impl Registry {
         &self,
         rollout: &Rollout,
         now: chrono::DateTime<chrono::Utc>,
+        external: Option<&dyn ExternalChecks>,
     ) -> Result<CheckOutcome, RegistryError> {
         let since = rollout.state.window_start().unwrap_or(rollout.updated_at);
         let (canary, stable) = self.measure_arms(rollout, since, now).await?;
-        let check = evaluate(&rollout.spec, &canary, &stable);
+        let mut check = evaluate(&rollout.spec, &canary, &stable);
+        let findings = match external {
+            Some(external) => Some(external.check(rollout).await),
+            None => None,
+        };
+        if let Some(findings) = &findings {
+            check.verdict = merge(check.verdict, findings);
+        }
         let (state, decision) = rollout.state.next(&rollout.spec, &check, now);
         let next = Rollout { state: state.clone(), ..rollout.clone() };
         let (verb, reason) = match &decision {
@@ -214,6 +240,7 @@ impl Registry {
                 "decision": decision,
                 "check": check,
                 "window": {"since": since, "until": now},
+                "external": findings.map(|f| f.values),
             }),
         };
         let ctx = MutationContext { actor: Actor::system(CONTROLLER_ACTOR), request_id: None };
@@ -256,5 +283,43 @@ impl Registry {
                 "prompt `{prompt}` has no label `{label}` to roll out; set it to the stable version first"
             )))
         })
+    }
+}
+
+/// Adds outside findings to a verdict: any failure fails the check; a gap keeps a passing check
+/// from passing (inconclusive), so a rollout never advances on metrics it could not read.
+fn merge(verdict: Verdict, findings: &ExternalFindings) -> Verdict {
+    match verdict {
+        Verdict::Failed { mut reasons } => {
+            reasons.extend(findings.failures.iter().cloned());
+            Verdict::Failed { reasons }
+        }
+        _ if !findings.failures.is_empty() => Verdict::Failed { reasons: findings.failures.clone() },
+        Verdict::Inconclusive { mut reasons } => {
+            reasons.extend(findings.gaps.iter().cloned());
+            Verdict::Inconclusive { reasons }
+        }
+        Verdict::Passed if !findings.gaps.is_empty() => Verdict::Inconclusive { reasons: findings.gaps.clone() },
+        Verdict::Passed => Verdict::Passed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outside_failures_fail_and_gaps_block_a_pass() {
+        let failing = ExternalFindings { failures: vec!["p95 too high".into()], ..Default::default() };
+        let gap = ExternalFindings { gaps: vec!["no data".into()], ..Default::default() };
+        let inconclusive = || Verdict::Inconclusive { reasons: vec!["few samples".into()] };
+        assert_eq!(merge(Verdict::Passed, &failing), Verdict::Failed { reasons: vec!["p95 too high".into()] });
+        assert_eq!(merge(inconclusive(), &failing), Verdict::Failed { reasons: vec!["p95 too high".into()] });
+        assert_eq!(merge(Verdict::Passed, &gap), Verdict::Inconclusive { reasons: vec!["no data".into()] });
+        assert_eq!(
+            merge(inconclusive(), &gap),
+            Verdict::Inconclusive { reasons: vec!["few samples".into(), "no data".into()] }
+        );
+        assert_eq!(merge(Verdict::Passed, &ExternalFindings::default()), Verdict::Passed);
     }
 }

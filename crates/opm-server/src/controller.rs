@@ -1,7 +1,7 @@
 //! The rollout controller's loop: one replica at a time (the leader, elected through the store: a
 //! PostgreSQL advisory lock held on its own connection) wakes every tick, writes out its queued
 //! generation records, and runs one pass of [`opm_registry::Registry::run_rollout_checks`] on the
-//! registry's clock. When the leader dies its connection closes, the lock is released, and
+//! registry's clock (with the Prometheus checks when configured). When the leader dies its connection closes, the lock is released, and
 //! another replica takes over at its next tick.
 
 use std::sync::Arc;
@@ -34,7 +34,12 @@ impl LeaderFlag {
 }
 
 /// Starts the loop; it runs until the task is aborted.
-pub fn spawn(state: AppState, tick: Duration, flag: LeaderFlag) -> tokio::task::JoinHandle<()> {
+pub fn spawn(
+    state: AppState,
+    tick: Duration,
+    flag: LeaderFlag,
+    external: Option<Arc<dyn opm_registry::ExternalChecks>>,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut lease: Option<Box<dyn Leadership>> = None;
         let mut ticker = tokio::time::interval(tick);
@@ -47,7 +52,8 @@ pub fn spawn(state: AppState, tick: Duration, flag: LeaderFlag) -> tokio::task::
                 continue;
             }
             state.writer.flush().await;
-            match state.registry.run_rollout_checks(state.registry.clock().now()).await {
+            let now = state.registry.clock().now();
+            match state.registry.run_rollout_checks(now, external.as_deref()).await {
                 Ok(outcomes) => {
                     for outcome in outcomes {
                         let rollout = &outcome.rollout;

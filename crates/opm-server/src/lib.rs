@@ -17,6 +17,7 @@ pub mod llm;
 pub mod metrics;
 mod openapi;
 mod otel;
+pub mod prometheus;
 pub mod recorder;
 pub mod retention;
 pub mod routes;
@@ -112,6 +113,9 @@ pub struct FileConfig {
     /// `[[webhooks]]`: endpoints that receive change events, signed and retried.
     #[serde(default)]
     pub webhooks: Vec<opm_webhooks::WebhookConfig>,
+    /// `[rollouts]`: extra canary checks (Prometheus).
+    #[serde(default)]
+    pub rollouts: prometheus::RolloutSettings,
 }
 
 /// `[telemetry]` in `opm.toml`.
@@ -256,7 +260,14 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServerError> {
     };
     let leader = controller::LeaderFlag::default();
     let webhooks = webhooks::start(&state, file_config.webhooks, leader.clone())?;
-    let controller = controller::spawn(state.clone(), config.rollout_tick, leader);
+    let external: Option<Arc<dyn opm_registry::ExternalChecks>> = match file_config.rollouts.prometheus {
+        Some(settings) => {
+            tracing::info!(url = %settings.url, "rollout checks also query Prometheus");
+            Some(Arc::new(prometheus::PrometheusChecks::new(settings)?))
+        }
+        None => None,
+    };
+    let controller = controller::spawn(state.clone(), config.rollout_tick, leader, external);
     let writer = state.writer.clone();
     let router = build_router(state);
     let listener = tokio::net::TcpListener::bind(&config.addr)

@@ -303,3 +303,90 @@ async fn postgres_replicas_hand_over_the_controller_and_see_an_abort_within_a_se
     }
     println!("abort visible on the other replica {:?} after it was acknowledged", acknowledged.elapsed());
 }
+
+/// The `prometheus` binary (Debian's package, installed with promtool by scripts/promtool.sh), or
+/// `None` with a loud warning; required when `OPM_REQUIRE_PROMTOOL=1` (CI).
+fn prometheus_binary() -> Option<String> {
+    let found = std::process::Command::new("sh").args(["-c", "command -v prometheus"]).output().ok();
+    match found.filter(|out| out.status.success()) {
+        Some(out) => Some(String::from_utf8_lossy(&out.stdout).trim().to_owned()),
+        None if std::env::var("OPM_REQUIRE_PROMTOOL").as_deref() == Ok("1") => {
+            panic!("OPM_REQUIRE_PROMTOOL=1 but the prometheus binary is missing (scripts/promtool.sh installs it)")
+        }
+        None => {
+            eprintln!("WARNING: prometheus not installed: the Prometheus rollout check test is SKIPPED");
+            None
+        }
+    }
+}
+
+struct Prometheus(std::process::Child);
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prometheus_checks_abort_a_canary_before_opms_own_records_could() {
+    let Some(binary) = prometheus_binary() else { return };
+    let mock = MockServer::start(MockConfig::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path(), &mock);
+    let prometheus_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let prometheus_url = format!("http://127.0.0.1:{prometheus_port}");
+    let mut config = std::fs::read_to_string(dir.path().join("opm.toml")).unwrap();
+    config.push_str(&format!("[rollouts.prometheus]\nurl = \"{prometheus_url}\"\n"));
+    std::fs::write(dir.path().join("opm.toml"), config).unwrap();
+    let server = Server::start_with(dir.path(), None, &options());
+    let target = server.url.trim_start_matches("http://").to_owned();
+    let scrape = format!(
+        "global:\n  scrape_interval: 200ms\nscrape_configs:\n  - job_name: opm\n    static_configs:\n      - targets: [\"{target}\"]\n"
+    );
+    std::fs::write(dir.path().join("prometheus.yml"), scrape).unwrap();
+    let _prometheus = Prometheus(
+        std::process::Command::new(binary)
+            .arg(format!("--config.file={}", dir.path().join("prometheus.yml").display()))
+            .arg(format!("--storage.tsdb.path={}", dir.path().join("tsdb").display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{prometheus_port}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let http = Http::new();
+    seed(&http, &server, "mock-fail-500").await;
+    // OPM's own records alone would stay inconclusive: far more samples needed than sent.
+    let request = json!({"label": "production", "to": 2, "steps": [10, 50, 100], "interval": "10m",
+        "max_error_rate": 0.05, "min_samples": 100000, "reason": "ship v2, watched by Prometheus"});
+    let (status, body) = http.post(&server, "/api/v1/prompts/assistant/rollouts", request).await;
+    assert_eq!(status, 201, "{body}");
+    let id = body["id"].as_i64().unwrap();
+    // Prometheus sees a counter grow only between two of its scrapes: traffic, a scrape, more traffic,
+    // until the canary's error rate over the window is a number.
+    let query = format!(
+        "{prometheus_url}/api/v1/query?query=sum(rate(opm_gateway_requests_total%7Barm%3D%222%22%7D%5B10m%5D))%3E0"
+    );
+    let started = Instant::now();
+    loop {
+        http.traffic(&server, USERS).await;
+        let answer: Value = http.client.get(&query).send().await.map(|r| r.json()).unwrap().await.unwrap_or_default();
+        if answer["data"]["result"].as_array().is_some_and(|r| !r.is_empty()) {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "Prometheus never saw the canary's calls: {answer}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    http.advance(&server, "10m").await;
+    let rollout = http.wait_rollout(&server, id, Duration::from_secs(10), |r| r["state"] != "progressing").await;
+    assert_eq!(rollout["state"], "aborted", "{rollout:#}");
+    let reasons = rollout["last_check"]["verdict"]["reasons"].to_string();
+    assert!(reasons.contains("prometheus: canary error rate is 1"), "{reasons}");
+    assert!(!reasons.contains("calls in the window"), "the store's gap is not a failure: {reasons}");
+    let audit = http.get(&server, "/api/v1/audit?action=rollout.abort").await;
+    let measured = &audit["items"][0]["after"]["details"]["external"]["prometheus"]["canary error rate"];
+    assert_eq!(measured["value"], 1.0, "{:#}", audit["items"][0]);
+    assert!(measured["query"].as_str().unwrap().contains("arm=\"2\""));
+}
