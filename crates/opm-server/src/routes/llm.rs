@@ -139,7 +139,7 @@ async fn run(
         Ok(response) => response,
         Err(error) => {
             record.fail(error.code());
-            return Ok(upstream_failure(format, error, &prepared, &id, started));
+            return Ok(upstream_failure(format, error, &prepared, &id));
         }
     };
     record.answered_by(&response.provider, &response.model, response.attempts, response.fallback_index);
@@ -152,7 +152,7 @@ async fn run(
     };
     let overhead = started.elapsed().saturating_sub(response.upstream_latency);
     let mut http = Json(body).into_response();
-    opm_headers(http.headers_mut(), &prepared, &id, duration_ms(overhead));
+    opm_headers(http.headers_mut(), &prepared, &id, Some(duration_ms(overhead)));
     Ok(http)
 }
 
@@ -169,7 +169,7 @@ async fn stream(
         Ok(chat) => chat,
         Err(error) => {
             record.fail(error.code());
-            return Ok(upstream_failure(format, error, &prepared, &id, started));
+            return Ok(upstream_failure(format, error, &prepared, &id));
         }
     };
     record.answered_by(chat.provider(), chat.model(), chat.attempts(), chat.fallback_index());
@@ -203,7 +203,7 @@ async fn stream(
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    opm_headers(headers, &prepared, &id, duration_ms(before_upstream));
+    opm_headers(headers, &prepared, &id, Some(duration_ms(before_upstream)));
     Ok(response)
 }
 
@@ -237,14 +237,17 @@ impl Encoder {
     }
 }
 
-fn opm_headers(headers: &mut HeaderMap, prepared: &Prepared, id: &str, overhead_ms: f64) {
+/// The `x-opm-*` headers; the overhead is left out when it is unknown (a failed upstream call).
+fn opm_headers(headers: &mut HeaderMap, prepared: &Prepared, id: &str, overhead_ms: Option<f64>) {
     let mut put = |name: &'static str, value: String| {
         if let Ok(value) = HeaderValue::from_str(&value) {
             headers.insert(HeaderName::from_static(name), value);
         }
     };
     put("x-opm-generation-id", id.to_owned());
-    put("x-opm-overhead-ms", format!("{overhead_ms:.3}"));
+    if let Some(overhead_ms) = overhead_ms {
+        put("x-opm-overhead-ms", format!("{overhead_ms:.3}"));
+    }
     if let Some(prompt) = &prepared.prompt {
         put("x-opm-prompt", prompt.name.to_string());
         put("x-opm-prompt-version", prompt.version.to_string());
@@ -257,9 +260,9 @@ fn opm_headers(headers: &mut HeaderMap, prepared: &Prepared, id: &str, overhead_
 
 /// An upstream failure in the route's wire format, still saying which prompt version (and arm)
 /// the call used and its generation id.
-fn upstream_failure(format: Format, error: GatewayError, prepared: &Prepared, id: &str, started: Instant) -> Response {
+fn upstream_failure(format: Format, error: GatewayError, prepared: &Prepared, id: &str) -> Response {
     let mut response = wire_error(format, FlowError::Gateway(error));
-    opm_headers(response.headers_mut(), prepared, id, duration_ms(started.elapsed()));
+    opm_headers(response.headers_mut(), prepared, id, None);
     response
 }
 
@@ -393,7 +396,7 @@ pub async fn invoke(
         attempts: response.attempts,
     };
     let mut http = Json(body).into_response();
-    opm_headers(http.headers_mut(), &prepared, &id, overhead_ms);
+    opm_headers(http.headers_mut(), &prepared, &id, Some(overhead_ms));
     Ok(http)
 }
 

@@ -243,6 +243,10 @@ async fn errors_come_in_the_clients_wire_format() {
     assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS, "{}", reply.text);
     assert_eq!(reply.json()["error"]["type"], "rate_limit_error");
     assert!(reply.json()["error"]["message"].as_str().unwrap().contains("up-openai"));
+    // A failed call still says which prompt version it used and its generation id (no overhead figure).
+    assert_eq!(reply.headers["x-opm-prompt-version"], "1");
+    assert!(reply.headers.contains_key("x-opm-generation-id"));
+    assert!(!reply.headers.contains_key("x-opm-overhead-ms"));
     assert!(!reply.text.contains("upstream-key"), "secrets never leak");
     let records = g.records.0.lock().unwrap().clone();
     assert!(
