@@ -42,6 +42,9 @@ pub struct ResolvedEntry {
     /// The same when the entry served a split's arm: `[random, sticky]` (the only per-request
     /// difference; the arm's version, weight and algorithm are fixed for the entry's lifetime).
     pub encoded_arm: [OnceLock<bytes::Bytes>; 2],
+    /// The version's model configuration as encoded JSON, filled once by the transport layer for
+    /// render answers (`None`: the version has no model configuration).
+    pub encoded_model: OnceLock<Option<Box<serde_json::value::RawValue>>>,
     pub(crate) compiled: tokio::sync::OnceCell<Arc<CompiledEntry>>,
 }
 
@@ -55,6 +58,7 @@ impl ResolvedEntry {
             etag,
             encoded: OnceLock::new(),
             encoded_arm: [OnceLock::new(), OnceLock::new()],
+            encoded_model: OnceLock::new(),
             compiled: tokio::sync::OnceCell::new(),
         }
     }

@@ -6,7 +6,7 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use opm_api::prompts::{MessageDto, PromptTypeDto, ResolveDto};
+use opm_api::prompts::{PromptTypeDto, ResolveDto};
 use opm_api::render::{IncludedDto, RenderRequest, RenderResponse};
 use opm_core::auth::Role;
 use opm_core::names::LabelName;
@@ -104,6 +104,34 @@ fn etag_matches(value: &HeaderValue, etag: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// [`RenderResponse`] as it goes on the wire, borrowed from the render and the cache: the model
+/// configuration is encoded once per cached version, names and messages are not copied (the
+/// render path's profile showed the copies). Same fields and names as `RenderResponse`.
+#[derive(serde::Serialize)]
+struct RenderBody<'a> {
+    prompt: &'a str,
+    version: u32,
+    label: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    arm: Option<opm_api::labels::ArmDto>,
+    #[serde(rename = "type")]
+    kind: PromptTypeDto,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    messages: Option<Vec<MessageRef<'a>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    text: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    model: Option<&'a serde_json::value::RawValue>,
+    included: Vec<IncludedDto>,
+}
+
+/// A rendered message on the wire (`MessageDto`), borrowed.
+#[derive(serde::Serialize)]
+struct MessageRef<'a> {
+    role: &'a str,
+    content: &'a str,
+}
+
 /// Render a version with variables: missing, undeclared and wrongly typed variables are errors
 /// that name them; includes are resolved at the same label unless pinned.
 #[utoipa::path(post, path = "/api/v1/prompts/{name}/render", tag = "serving", params(("name" = String, Path)),
@@ -130,19 +158,26 @@ pub async fn render(
         resolved.label.as_ref().map(|l| l.name.as_str()),
         rendered.assignment.as_ref(),
     );
-    let (kind, messages, text) = match rendered.body {
+    let entry = &rendered.entry;
+    let model = entry
+        .encoded_model
+        .get_or_init(|| {
+            let model = resolved.version.content.model.as_ref().map(convert::model)?;
+            serde_json::value::to_raw_value(&model).ok()
+        })
+        .as_deref();
+    let (kind, messages, text) = match &rendered.body {
         RenderedBody::Chat { messages } => (
             PromptTypeDto::Chat,
-            Some(messages.into_iter().map(|m| MessageDto { role: m.role, content: m.content }).collect()),
+            Some(messages.iter().map(|m| MessageRef { role: &m.role, content: &m.content }).collect()),
             None,
         ),
-        RenderedBody::Text { text } => (PromptTypeDto::Text, None, Some(text)),
+        RenderedBody::Text { text } => (PromptTypeDto::Text, None, Some(text.as_str())),
     };
-    let model = resolved.version.content.model.as_ref().map(convert::model);
-    let body = RenderResponse {
-        prompt: resolved.prompt.name.to_string(),
+    let body = RenderBody {
+        prompt: resolved.prompt.name.as_str(),
         version: resolved.version.version,
-        label: resolved.label.as_ref().map(|l| l.name.to_string()),
+        label: resolved.label.as_ref().map(|l| l.name.as_str()),
         arm: convert::arm(resolved, rendered.assignment.as_ref()),
         kind,
         messages,

@@ -103,6 +103,8 @@ async fn resolve_and_render_honour_the_split_and_the_key() {
         assert_eq!(rendered.body["version"], version);
         let expected = if version == 1 { "stable Ada" } else { "canary Ada" };
         assert_eq!(rendered.body["text"], expected);
+        let typed: opm_api::render::RenderResponse = serde_json::from_value(rendered.body.clone()).unwrap();
+        assert_eq!(typed.arm.unwrap().version as u64, version);
     }
     assert!(seen[1] > 60 && seen[2] > 60, "{seen:?}");
     let unkeyed = app.admin(Method::GET, "/api/v1/prompts/welcome/resolve", None).await;
