@@ -11,7 +11,8 @@
 #     median of 5 more (--quick: 3); VmRSS and VmHWM from /proc half a second after ready (idle);
 #   - resolve: GET /api/v1/prompts/NAME/resolve?label=production with wrk at 10 connections,
 #     first a cold pass (every prompt once, in order: each request loads its prompt from the
-#     database), then a warm pass (random prompts, every one cached) for 10 s (--quick: 3 s);
+#     database), then warm passes (random prompts, every one cached), 3 × 10 s, medians with
+#     min–max (--quick: 1 × 3 s);
 #     VmRSS sampled every 100 ms during each pass (max reported), VmHWM after.
 #
 #   bench/scale.sh            # N = 100,000: a few minutes, most of it seeding
@@ -23,8 +24,8 @@
 # Results go to stdout and bench/results/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SCALE=100000; DURATION=10; STARTS=5; CONNECTIONS=10; COLD_LIMIT=300
-if [ "${1:-}" = "--quick" ]; then SCALE=10000; DURATION=3; STARTS=3; COLD_LIMIT=60; fi
+SCALE=100000; DURATION=10; RUNS=3; STARTS=5; CONNECTIONS=10; COLD_LIMIT=300
+if [ "${1:-}" = "--quick" ]; then SCALE=10000; DURATION=3; RUNS=1; STARTS=3; COLD_LIMIT=60; fi
 
 if ! command -v wrk >/dev/null; then
   echo "installing wrk from Debian…" >&2
@@ -115,15 +116,19 @@ sample_rss() {
   while kill -0 "$pid" 2>/dev/null; do status_kb "$pid" VmRSS >>"$file" 2>/dev/null || true; sleep 0.1; done
 }
 
-# One wrk run; prints "requests rps p50_ms p99_ms errors".
+# One wrk run; prints "requests rps p50_ms p99_ms errors consistent". consistent is 0 when wrk's
+# mean latency × req/s is over twice the connections (Little's law: requests in flight =
+# throughput × mean latency ≤ connections): wrk's latency figures then cannot be right (seen on a
+# heavily shared machine, with p99s of seconds at tens of thousands of req/s), and the table marks
+# them with †. (On a normal run the product comes out at 1.0–1.2 × the connections.)
 run_wrk() {
   local url=$1 pass=$2 prompts=$3 duration=$4
   OPM_BENCH_PASS=$pass OPM_BENCH_PROMPTS=$prompts taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d"${duration}s" --timeout 10s \
-    --latency -s bench/scale-resolve.lua "$url" 2>&1 | python3 -c '
-import re, sys
+    --latency -s bench/scale-resolve.lua "$url" 2>&1 | CONNECTIONS=$CONNECTIONS python3 -c '
+import os, re, sys
 text = sys.stdin.read()
 def ms(label):
-    m = re.search(r"^\s*" + label + r"\s+([\d.]+)(us|ms|s)\s*$", text, re.M)
+    m = re.search(r"^\s*" + label + r"\s+([\d.]+)(us|ms|s)\b", text, re.M)
     if not m: return float("nan")
     value, unit = float(m.group(1)), m.group(2)
     return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
@@ -135,9 +140,22 @@ if cold:
 errors = sum(int(x) for x in re.findall(r"Non-2xx or 3xx responses:\s+(\d+)", text))
 sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
 errors += sum(int(x) for x in sock.groups()) if sock else 0
-p50, p99 = ms("50%"), ms("99%")
-print(f"{requests} {rps:.0f} {p50:.3f} {p99:.3f} {errors}")'
+p50, p99, mean = ms("50%"), ms("99%"), ms("Latency")
+consistent = int(not rps * mean / 1000 > 2 * int(os.environ["CONNECTIONS"]))
+print(f"{requests} {rps:.0f} {p50:.3f} {p99:.3f} {errors} {consistent}")'
 }
+
+# Reads run_wrk lines; prints "rps p50 p99 errors" as medians with min–max when there are
+# several (errors summed; † on the latencies when a run failed the consistency check).
+summarize() { python3 -c '
+import statistics, sys
+runs = [list(map(float, line.split())) for line in sys.stdin if line.strip()]
+cols = list(zip(*runs))
+def fmt(values, digits):
+    med = statistics.median(values)
+    return f"{med:.{digits}f}&nbsp;({min(values):.{digits}f}–{max(values):.{digits}f})" if len(values) > 1 else f"{med:.{digits}f}"
+mark = "" if all(cols[5]) else "†"
+print(fmt(cols[1], 0), fmt(cols[2], 3) + mark, fmt(cols[3], 3) + mark, int(sum(cols[4])))'; }
 
 # Resolve passes on a running server; writes one table row's measurements to OUT.
 measure_resolve() {
@@ -156,7 +174,9 @@ measure_resolve() {
   kill "$sampler"; wait "$sampler" 2>/dev/null || true
   taskset -c 1 bash -c "$(declare -f status_kb sample_rss); sample_rss $pid $data/rss-warm" &
   sampler=$!
-  local warm; warm=$(run_wrk "$url" warm "$prompts" "$DURATION")
+  local warm="" _run
+  for _run in $(seq "$RUNS"); do warm+="$(run_wrk "$url" warm "$prompts" "$DURATION")"$'\n'; done
+  warm=$(printf '%s' "$warm" | summarize)
   kill "$sampler"; wait "$sampler" 2>/dev/null || true
   sleep 1
   local rss_after hwm; rss_after=$(status_kb "$pid" VmRSS); hwm=$(status_kb "$pid" VmHWM)
@@ -220,15 +240,18 @@ done
   echo "## Resolve at $CONNECTIONS connections, and memory under load"
   echo
   echo "Cold: one pass over every prompt in order, each request's prompt loaded from the database (req/s over the pass's own span)."
-  echo "Warm: random prompts, all cached, $DURATION s."
+  echo "Warm: random prompts, all cached, $RUNS × $DURATION s$([ "$RUNS" -gt 1 ] && echo ', median (min–max)')."
+  echo
+  echo "† wrk's latencies fail Little's law (mean latency × req/s > 2 × connections): wrong, rerun on a quieter machine."
   echo
   echo "| store | prompts | cold requests | cold req/s | cold p50 ms | cold p99 ms | warm req/s | **warm p50 ms** | **warm p99 ms** | errors cold/warm | VmRSS idle → max cold → max warm → after | VmHWM |"
   echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
   for store in $stores; do
     IFS='|' read -r prompts _ _ _ <<<"${seeded[$store]}"
     IFS='|' read -r cold warm rss_idle cold_max warm_max rss_after hwm <<<"${resolve[$store]}"
-    read -r c_requests c_rps c_p50 c_p99 c_errors <<<"$cold"
-    read -r _ w_rps w_p50 w_p99 w_errors <<<"$warm"
+    read -r c_requests c_rps c_p50 c_p99 c_errors c_consistent <<<"$cold"
+    [ "$c_consistent" = 1 ] || { c_p50+="†"; c_p99+="†"; }
+    read -r w_rps w_p50 w_p99 w_errors <<<"$warm"
     echo "| $store | $prompts | $c_requests | $c_rps | $c_p50 | $c_p99 | $w_rps | **$w_p50** | **$w_p99** | $c_errors/$w_errors | $(mb "$rss_idle") → $(mb "$cold_max") → $(mb "$warm_max") → $(mb "$rss_after") MB | $(mb "$hwm") MB |"
   done
 } | tee -a "$out"

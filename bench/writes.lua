@@ -6,7 +6,7 @@
 --     between versions 2 and 1 (seeded on 1), so every call moves the label.
 -- After the deadline no connection sends again; once every request sent is answered, wrk stops
 -- itself (so no write is left in flight, and the server's count can be compared with ours) and
--- prints one line: "writes: sent=… answered=… ok=… non2xx=… socket_errors=… seconds=… p50_ms=… p99_ms=…".
+-- prints one line: "writes: sent=… answered=… ok=… non2xx=… socket_errors=… seconds=… p50_ms=… p99_ms=… mean_ms=…".
 -- Run with one thread (-t1).
 local ffi = require("ffi")
 ffi.cdef [[
@@ -98,8 +98,9 @@ done = function(summary, latency)
   local socket = errors.connect + errors.read + errors.write + errors.timeout
   for _, thread in ipairs(threads) do
     local first, last = thread:get("first_at"), thread:get("last_at")
-    print(string.format("writes: sent=%d answered=%d ok=%d non2xx=%d socket_errors=%d seconds=%.6f p50_ms=%.3f p99_ms=%.3f",
+    print(string.format("writes: sent=%d answered=%d ok=%d non2xx=%d socket_errors=%d seconds=%.6f p50_ms=%.3f p99_ms=%.3f mean_ms=%.3f",
       thread:get("sent"), thread:get("answered"), thread:get("ok"), thread:get("non2xx"), socket,
-      (first and last) and (last - first) or 0, latency:percentile(50) / 1000, latency:percentile(99) / 1000))
+      (first and last) and (last - first) or 0, latency:percentile(50) / 1000, latency:percentile(99) / 1000,
+      latency.mean / 1000))
   end
 end

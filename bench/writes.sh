@@ -62,13 +62,13 @@ fi
 
 seed() { python3 bench/seed-writes.py "$opm" "$key" "$@"; }
 
-# One wrk run; prints "sent answered ok non2xx socket_errors seconds p50_ms p99_ms".
+# One wrk run; prints "sent answered ok non2xx socket_errors seconds p50_ms p99_ms mean_ms".
 run_wrk() {
   local mode=$1 prefix=$2 prompts=$3 conns=$4
   OPM_BENCH_KEY=$key OPM_BENCH_MODE=$mode OPM_BENCH_PREFIX=$prefix OPM_BENCH_PROMPTS=$prompts \
     OPM_BENCH_SECONDS=$DURATION OPM_BENCH_RUN="$prefix-$$" \
     taskset -c 1 wrk -t1 -c"$conns" -d"$((DURATION + 60))s" --timeout 30s -s bench/writes.lua "$opm" 2>&1 |
-    sed -nE 's/^writes: sent=([0-9]+) answered=([0-9]+) ok=([0-9]+) non2xx=([0-9]+) socket_errors=([0-9]+) seconds=([0-9.]+) p50_ms=([0-9.]+) p99_ms=([0-9.]+)$/\1 \2 \3 \4 \5 \6 \7 \8/p'
+    sed -nE 's/^writes: sent=([0-9]+) answered=([0-9]+) ok=([0-9]+) non2xx=([0-9]+) socket_errors=([0-9]+) seconds=([0-9.]+) p50_ms=([0-9.]+) p99_ms=([0-9.]+) mean_ms=([0-9.]+)$/\1 \2 \3 \4 \5 \6 \7 \8 \9/p'
 }
 
 commit=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- crates bench/writes.sh bench/writes.lua bench/seed-writes.py || echo "+dirty")
@@ -81,6 +81,7 @@ out="bench/results/writes-$(date -u +%Y%m%dT%H%M%SZ).md"
   echo "$(nproc) cores ($cpu), $(uname -m), $(rustc --version), OPM commit $commit, load average $(cut -d' ' -f1-3 /proc/loadavg) before the run."
   echo "SQLite: a file on disk, synchronous=FULL (every commit flushed). PostgreSQL ${postgres_version:-(not run: binaries not found)}: scripts/with-postgres.sh, **fsync=off**."
   echo "Server and database on core 0, wrk on core 1. Check: new versions (versions rows) and new audit entries (all rows) equal the 2xx answers, nothing in flight."
+  echo "† wrk's latencies fail Little's law (mean latency × req/s > 2 × connections): wrong, rerun on a quieter machine."
   echo
   echo "| backend | operation | prompts | connections | req/s | p50 ms | p99 ms | 2xx | non-2xx | socket errors | new versions / audit entries | check |"
   echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
@@ -107,7 +108,7 @@ for backend in $backends; do
       prefix="$shape-c$conns"; [ "$mode" = labels ] && prefix="labels-c$conns"
       audit_before=$(seed audit-head)
       versions_before=0; [ "$mode" = versions ] && versions_before=$(seed versions "$prefix" "$prompts")
-      read -r sent answered ok non2xx socket seconds p50 p99 <<<"$(run_wrk "$mode" "$prefix" "$prompts" "$conns")"
+      read -r sent answered ok non2xx socket seconds p50 p99 mean <<<"$(run_wrk "$mode" "$prefix" "$prompts" "$conns")"
       audit_new=$(($(seed audit-head) - audit_before))
       check="ok"
       if [ "$mode" = versions ]; then
@@ -121,6 +122,8 @@ for backend in $backends; do
       [ "$sent" = "$answered" ] || check="**$((sent - answered)) unanswered**"
       [ "$check" = ok ] || failures=$((failures + 1))
       rps=$(python3 -c "print(f'{$answered / $seconds:.0f}' if $seconds > 0 else '0')")
+      # Little's law (requests in flight = req/s × mean latency ≤ connections), as in bench/scale.sh.
+      if python3 -c "import sys; sys.exit(0 if $rps * $mean / 1000 > 2 * $conns else 1)"; then p50+="†"; p99+="†"; fi
       label="$mode"; [ "$mode" = versions ] && label="new version"; [ "$mode" = labels ] && label="label move"
       echo "| $backend | $label | $prompts | $conns | $rps | $p50 | $p99 | $ok | $non2xx | $socket | $counted | $check |" | tee -a "$out"
     done
