@@ -19,7 +19,8 @@ use opm_store::{Resolved, Selector};
 use crate::RegistryError;
 use crate::includes::CompiledEntry;
 
-/// Most entries kept; past it the cache starts over (a bound against unbounded key growth).
+/// Most entries kept (a bound against unbounded key growth); past it, an eighth of the entries are
+/// dropped to make room, so a full cache degrades gradually instead of emptying at once.
 const MAX_ENTRIES: usize = 100_000;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -68,6 +69,16 @@ impl ResolvedEntry {
     }
 }
 
+/// Drops about an eighth of the entries, spread over the map (its iteration order is unrelated to
+/// use). Not LRU: tracking recency would cost every warm read a write.
+fn evict_some(entries: &mut HashMap<CacheKey, Arc<ResolvedEntry>>) {
+    let mut seen = 0usize;
+    entries.retain(|_, _| {
+        seen += 1;
+        seen % 8 != 0
+    });
+}
+
 #[derive(Default)]
 pub(crate) struct ResolveCache {
     entries: RwLock<HashMap<CacheKey, Arc<ResolvedEntry>>>,
@@ -96,7 +107,7 @@ impl ResolveCache {
         let mut entries = self.write();
         if self.epoch.load(Ordering::Acquire) == epoch {
             if entries.len() >= MAX_ENTRIES {
-                entries.clear();
+                evict_some(&mut entries);
             }
             entries.insert(key, entry.clone());
         }
