@@ -259,7 +259,7 @@ else:
         ratio = "— (OPM added p99 ≤ 0)"
     else:
         r = litellm_added_p99 / opm_added_p99
-        ratio = f"**{r:.0f}×**" if r >= 10 else f"**{r:.1f}×**"
+        ratio = f"**{r:.0f}×**" if r >= 10 else f"**{r:.1f}×**" if r >= 1 else f"**{r:.2f}×**"
     cells += [spread(col(litellm, 0)), spread(col(litellm, 1)), spread(col(litellm, 2)),
               f"**{spread(added(litellm, 0))}**", f"**{spread(added(litellm, 1))}**", spread(col(litellm, 5), 0),
               spread(col(litellm, 6), 0), counts(litellm), ratio]
