@@ -7,6 +7,7 @@
 #
 #   bench/gateway.sh            # 50, 500, 1000, 2000 (and 5000 if OPM held all those) req/s, 10 s per point, 3 runs
 #   bench/gateway.sh --quick    # 50 and 500 req/s, 3 s per point, 1 run (CI: keeps the harness from rotting)
+#   BENCH_RATES="50" bench/gateway.sh   # only the rates given
 #
 # All servers (mock, OPM, LiteLLM) are pinned to core 0 and oha to core 1 (2-core machine): the load
 # generator shares the machine but not the servers' core. OPM runs as a user runs it (SQLite, metrics
@@ -42,6 +43,8 @@ OHA_VERSION=1.16.0
 UPSTREAM_MS=20
 DURATION=10; RUNS=3; RATES="50 500 1000 2000"; EXTRA_RATE=5000; SEQUENTIAL=200
 if [ "${1:-}" = "--quick" ]; then DURATION=3; RUNS=1; RATES="50 500"; EXTRA_RATE=""; SEQUENTIAL=50; fi
+# BENCH_RATES="50" reruns chosen rates only (no 5000 req/s extra point).
+if [ -n "${BENCH_RATES:-}" ]; then RATES=$BENCH_RATES; EXTRA_RATE=""; fi
 RUST_LOG_LEVEL=${BENCH_RUST_LOG:-warn}
 bench_start=$SECONDS
 

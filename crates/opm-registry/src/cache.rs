@@ -75,7 +75,7 @@ fn evict_some(entries: &mut HashMap<CacheKey, Arc<ResolvedEntry>>) {
     let mut seen = 0usize;
     entries.retain(|_, _| {
         seen += 1;
-        seen % 8 != 0
+        !seen.is_multiple_of(8)
     });
 }
 

@@ -173,6 +173,14 @@ impl Registry {
         Ok(self.store.list_rollouts(&filter).await?.into_iter().next())
     }
 
+    /// The progressing rollouts whose check is due at `now` (one indexed query; most ticks find none).
+    pub async fn due_rollouts(&self, now: chrono::DateTime<chrono::Utc>) -> Result<Vec<Rollout>, RegistryError> {
+        let filter = RolloutFilter { project: None, prompt: None, label: None, active_only: true, limit: MAX_ACTIVE };
+        let mut active = self.store.list_rollouts(&filter).await?;
+        active.retain(|rollout| rollout.state.next_check_at().is_some_and(|at| at <= now));
+        Ok(active)
+    }
+
     /// One controller pass at `now`: checks every progressing rollout whose check is due and
     /// carries out its decision. Rollouts changed meanwhile by someone else are skipped (their
     /// next pass reads the new revision). Returns what was decided.
@@ -181,13 +189,19 @@ impl Registry {
         now: chrono::DateTime<chrono::Utc>,
         external: Option<&dyn ExternalChecks>,
     ) -> Result<Vec<CheckOutcome>, RegistryError> {
-        let filter = RolloutFilter { project: None, prompt: None, label: None, active_only: true, limit: MAX_ACTIVE };
+        let due = self.due_rollouts(now).await?;
+        self.check_rollouts(due, now, external).await
+    }
+
+    /// Checks `due` (from [`Registry::due_rollouts`]) at `now`; see [`Registry::run_rollout_checks`].
+    pub async fn check_rollouts(
+        &self,
+        due: Vec<Rollout>,
+        now: chrono::DateTime<chrono::Utc>,
+        external: Option<&dyn ExternalChecks>,
+    ) -> Result<Vec<CheckOutcome>, RegistryError> {
         let mut outcomes = Vec::new();
-        for rollout in self.store.list_rollouts(&filter).await? {
-            let due = rollout.state.next_check_at().is_some_and(|at| at <= now);
-            if !due {
-                continue;
-            }
+        for rollout in due {
             match self.check_rollout(&rollout, now, external).await {
                 Ok(outcome) => outcomes.push(outcome),
                 Err(error) if error.kind() == opm_core::ErrorKind::Conflict => {

@@ -1,7 +1,7 @@
 //! The rollout controller's loop: one replica at a time (the leader, elected through the store: a
-//! PostgreSQL advisory lock held on its own connection) wakes every tick, writes out its queued
-//! generation records, and runs one pass of [`opm_registry::Registry::run_rollout_checks`] on the
-//! registry's clock (with the Prometheus checks when configured). When the leader dies its connection closes, the lock is released, and
+//! PostgreSQL advisory lock held on its own connection) wakes every tick and, when a rollout's check
+//! is due, writes out its queued generation records and checks it
+//! ([`opm_registry::Registry::check_rollouts`]) on the registry's clock (with the Prometheus checks when configured). When the leader dies its connection closes, the lock is released, and
 //! another replica takes over at its next tick.
 
 use std::sync::Arc;
@@ -51,9 +51,19 @@ pub fn spawn(
             if lease.is_none() {
                 continue;
             }
-            state.writer.flush().await;
             let now = state.registry.clock().now();
-            match state.registry.run_rollout_checks(now, external.as_deref()).await {
+            let due = match state.registry.due_rollouts(now).await {
+                Ok(due) if due.is_empty() => continue,
+                Ok(due) => due,
+                Err(error) => {
+                    tracing::warn!(%error, "rollout controller cannot list rollouts");
+                    continue;
+                }
+            };
+            // The check must see this replica's calls up to now: write out the queued records first
+            // (only when a check is due, so an idle controller adds no commits).
+            state.writer.flush().await;
+            match state.registry.check_rollouts(due, now, external.as_deref()).await {
                 Ok(outcomes) => {
                     for outcome in outcomes {
                         let rollout = &outcome.rollout;
