@@ -63,20 +63,8 @@ fi
 cargo build --release -q -p opm-cli -p opm-mock-llm
 OPM=target/release/opm; MOCK=target/release/opm-mock-llm
 
-work=$(mktemp -d /tmp/opm-bench-gateway.XXXXXX)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-wait_up() { # URL [attempts, 0.1 s apart]
-  for _ in $(seq "${2:-100}"); do curl -sf "$1" >/dev/null 2>&1 && return 0; sleep 0.1; done
-  echo "server at $1 did not start" >&2; return 1
-}
+. bench/lib.sh
+bench_workdir gateway
 
 mock_port=$(free_port)
 taskset -c 0 "$MOCK" --addr "127.0.0.1:$mock_port" --latency-ms "$UPSTREAM_MS" >"$work/mock.log" 2>&1 &

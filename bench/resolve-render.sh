@@ -12,19 +12,12 @@ cd "$(dirname "$0")/.."
 DURATION=10; RUNS=3; PROMPTS=1000; CONNECTIONS="1 10 50"
 if [ "${1:-}" = "--quick" ]; then DURATION=2; RUNS=1; PROMPTS=200; CONNECTIONS="10"; fi
 
-if ! command -v wrk >/dev/null; then
-  echo "installing wrk from Debian…" >&2
-  (apt-get update -qq && apt-get install -y -qq wrk) >/dev/null
-fi
+. bench/lib.sh
+ensure_wrk
 cargo build --release -q -p opm-cli -p opm-bench-baseline
 OPM=target/release/opm; BASELINE=target/release/opm-bench-baseline
 
-work=$(mktemp -d /tmp/opm-bench.XXXXXX)
-pids=()
-cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-wait_up() { for _ in $(seq 100); do curl -sf "$1" >/dev/null 2>&1 && return 0; sleep 0.1; done; echo "server at $1 did not start" >&2; exit 1; }
+bench_workdir resolve-render
 
 key="opm_bench_$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 opm_port=$(free_port)

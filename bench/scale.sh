@@ -27,26 +27,17 @@ cd "$(dirname "$0")/.."
 SCALE=100000; DURATION=10; RUNS=3; STARTS=5; CONNECTIONS=10; COLD_LIMIT=300
 if [ "${1:-}" = "--quick" ]; then SCALE=10000; DURATION=3; RUNS=1; STARTS=3; COLD_LIMIT=60; fi
 
-if ! command -v wrk >/dev/null; then
-  echo "installing wrk from Debian…" >&2
-  (apt-get update -qq && apt-get install -y -qq wrk) >/dev/null
-fi
+. bench/lib.sh
+ensure_wrk
 cargo build --release -q -p opm-cli -p opm-store --example seed_versions
 OPM=target/release/opm; SEED=target/release/examples/seed_versions
 
-work=$(mktemp -d /tmp/opm-bench-scale.XXXXXX)
+bench_workdir scale
 seed_root=$work
-if [ -d /dev/shm ] && [ -w /dev/shm ]; then seed_root=$(mktemp -d /dev/shm/opm-bench-scale.XXXXXX); fi
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$work" "$seed_root"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-wait_up() { for _ in $(seq 300); do curl -sf "$1" >/dev/null 2>&1 && return 0; sleep 0.1; done; echo "server at $1 did not start" >&2; exit 1; }
+if [ -d /dev/shm ] && [ -w /dev/shm ]; then
+  seed_root=$(mktemp -d /dev/shm/opm-bench-scale.XXXXXX)
+  cleanup_paths+=("$seed_root")
+fi
 mb() { python3 -c "print(f'{$1 / 1024:.1f}')"; }
 status_kb() { awk -v field="$2:" '$1 == field { print $2 }' "/proc/$1/status"; }
 

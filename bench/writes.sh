@@ -27,24 +27,12 @@ fi
 DURATION=10; CONNECTIONS="1 10"; SPREAD=100
 if [ "${1:-}" = "--quick" ]; then DURATION=2; fi
 
-if ! command -v wrk >/dev/null; then
-  echo "installing wrk from Debian…" >&2
-  (apt-get update -qq && apt-get install -y -qq wrk) >/dev/null
-fi
+. bench/lib.sh
+ensure_wrk
 cargo build --release -q -p opm-cli
 OPM=target/release/opm
 
-work=$(mktemp -d /tmp/opm-bench-writes.XXXXXX)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-wait_up() { for _ in $(seq 300); do curl -sf "$1" >/dev/null 2>&1 && return 0; sleep 0.1; done; echo "server at $1 did not start" >&2; exit 1; }
+bench_workdir writes
 
 key="opm_bench_$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 backends="sqlite"
