@@ -5,13 +5,14 @@
 # output goes to stderr.
 #
 #   PY=$(scripts/python-env.sh) && "$PY" -m pytest tests/python -q
+#   PY=$(scripts/python-env.sh tests/ui/requirements.txt target/ui-venv)   # another pinned set
 #
 # Env: OPM_PYTHON (interpreter to create the venv with, default python3).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
-VENV=$ROOT/target/python-venv
-REQS=$ROOT/tests/python/requirements.txt
+REQS=$ROOT/${1:-tests/python/requirements.txt}
+VENV=$ROOT/${2:-target/python-venv}
 STAMP=$VENV/.opm-requirements.sha256
 PY=${OPM_PYTHON:-python3}
 
@@ -29,7 +30,7 @@ mkdir -p "$(dirname "$VENV")"
 # --no-deps: the file is a complete freeze, so nothing unpinned can sneak in; pip check verifies it.
 "$VENV/bin/python" -m pip install --quiet --no-deps -r "$REQS" >&2
 "$VENV/bin/python" -m pip check >&2
-"$VENV/bin/python" -c 'import openai, anthropic, pytest' >&2
+"$VENV/bin/python" -c 'import pytest' >&2
 echo "$want" >"$STAMP"
 echo "python-env: ready in $((SECONDS - start)) s" >&2
 echo "$VENV/bin/python"

@@ -48,3 +48,10 @@ pub struct ProjectDto {
     pub name: String,
     pub created_at: DateTime<Utc>,
 }
+
+/// `GET /api/v1/whoami`: the calling key and the project it acts in.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct WhoAmIDto {
+    pub key: KeyDto,
+    pub project: String,
+}

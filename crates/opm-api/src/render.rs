@@ -53,3 +53,31 @@ pub struct RenderResponse {
     pub model: Option<ModelConfigDto>,
     pub included: Vec<IncludedDto>,
 }
+
+/// `POST /api/v1/prompts/{name}/preview`: render unpublished content as a version of the prompt
+/// would render (includes resolved at `label`, default `production`); nothing is stored.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PreviewRequest {
+    pub content: crate::prompts::ContentDto,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub variables: Map<String, Value>,
+}
+
+/// The rendered draft.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PreviewResponse {
+    pub prompt: String,
+    /// The label unpinned includes resolved at.
+    pub label: String,
+    #[serde(rename = "type")]
+    pub kind: PromptTypeDto,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub messages: Option<Vec<MessageDto>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    pub included: Vec<IncludedDto>,
+}

@@ -179,3 +179,26 @@ pub struct FeedbackSummaryDto {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mean_score: Option<f64>,
 }
+
+/// `GET /api/v1/prompts/{name}/stats/series`: the window cut into equal buckets, oldest first,
+/// each with the statistics of its calls, for charts over time.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct StatsSeriesDto {
+    pub prompt: String,
+    pub window: String,
+    /// `version`, `label`, `model` or `arm`.
+    pub by: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    pub since: DateTime<Utc>,
+    pub until: DateTime<Utc>,
+    pub buckets: Vec<StatsBucketDto>,
+}
+
+/// One time bucket of a series.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct StatsBucketDto {
+    pub since: DateTime<Utc>,
+    pub until: DateTime<Utc>,
+    pub groups: Vec<GroupStatsDto>,
+}

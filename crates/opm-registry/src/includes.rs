@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use opm_core::CoreError;
-use opm_core::content::PromptBody;
+use opm_core::content::{PromptBody, VersionContent};
 use opm_core::names::{LabelName, ProjectName, PromptName};
 use opm_core::template::{CompiledPrompt, MAX_INCLUDE_DEPTH, find_includes};
 use opm_store::Selector;
@@ -43,22 +43,27 @@ impl ResolvedEntry {
         project: &ProjectName,
         selector: &Selector,
     ) -> Result<&Arc<CompiledEntry>, RegistryError> {
-        self.compiled.get_or_try_init(|| compile(registry, project, selector, self)).await
+        let resolved = &self.resolved;
+        self.compiled
+            .get_or_try_init(|| compile(registry, project, selector, &resolved.prompt.name, &resolved.version.content))
+            .await
     }
 }
 
-async fn compile(
+/// Compiles `content` as if it were a version of `root` served through `selector`: unpinned
+/// includes resolve at the selector's label (`production` for a version number).
+pub(crate) async fn compile(
     registry: &Registry,
     project: &ProjectName,
     selector: &Selector,
-    entry: &ResolvedEntry,
+    root: &PromptName,
+    content: &VersionContent,
 ) -> Result<Arc<CompiledEntry>, RegistryError> {
     let label = match selector {
         Selector::Label(label) => label.clone(),
         Selector::Version(_) => LabelName::production(),
     };
-    let root = entry.resolved.prompt.name.clone();
-    let content = &entry.resolved.version.content;
+    let root = root.clone();
     let mut sources: BTreeMap<String, String> = BTreeMap::new();
     let mut included: Vec<Included> = Vec::new();
     let mut depends_on: HashSet<PromptName> = HashSet::from([root.clone()]);

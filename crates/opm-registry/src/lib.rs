@@ -164,6 +164,23 @@ impl Registry {
         Ok(Rendered { entry, assignment, body, included })
     }
 
+    /// Renders unpublished `content` as a version of `name` would render through `label`: the
+    /// same includes (resolved at `label` unless pinned), variable checks and limits. For previews
+    /// before publishing; nothing is stored or cached.
+    pub async fn render_draft(
+        &self,
+        project: &ProjectName,
+        name: &PromptName,
+        content: &opm_core::content::VersionContent,
+        label: &LabelName,
+        variables: &Map<String, Value>,
+    ) -> Result<(RenderedBody, Vec<Included>), RegistryError> {
+        let selector = Selector::Label(label.clone());
+        let compiled = includes::compile(self, project, &selector, name, content).await?;
+        let body = compiled.prompt.render(variables)?;
+        Ok((body, compiled.included.clone()))
+    }
+
     /// Publishes a version and drops what the cache holds for the prompt. The store validates the
     /// content (the HTTP layer already has, when converting it), so nothing is checked twice here.
     pub async fn publish_version(

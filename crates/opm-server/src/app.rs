@@ -17,7 +17,7 @@ use utoipa_axum::routes;
 use crate::auth::REQUEST_ID_HEADER;
 use crate::error::{ApiError, ProblemMarker};
 use crate::openapi::ApiDoc;
-use crate::routes::{audit, health, keys, labels, llm, prompts, rollouts, serving, telemetry, versions, watch};
+use crate::routes::{audit, health, keys, labels, llm, prompts, rollouts, series, serving, telemetry, versions, watch};
 use crate::{AppState, MAX_BODY_BYTES};
 
 fn api_router() -> OpenApiRouter<AppState> {
@@ -33,6 +33,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(versions::diff))
         .routes(routes!(serving::resolve))
         .routes(routes!(serving::render))
+        .routes(routes!(serving::preview))
         .routes(routes!(labels::list_labels))
         .routes(routes!(labels::set_label))
         .routes(routes!(labels::label_history))
@@ -52,6 +53,8 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(telemetry::feedback))
         .routes(routes!(telemetry::get_generation))
         .routes(routes!(telemetry::stats))
+        .routes(routes!(series::stats_series))
+        .routes(routes!(keys::whoami))
         .routes(routes!(watch::watch))
 }
 
@@ -61,8 +64,14 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
     openapi
 }
 
-/// Builds the full router with middleware.
+/// Builds the full router: the web UI (`/ui/`, and `/` redirecting there) in front of the API
+/// with its middleware. The UI calls the API router in process, as any client would.
 pub fn build_router(state: AppState) -> axum::Router {
+    opm_ui::router(build_api_router(state))
+}
+
+/// The API alone (every route but the UI's), with its middleware.
+pub fn build_api_router(state: AppState) -> axum::Router {
     let (router, openapi) = api_router().split_for_parts();
     let openapi_json: Arc<OnceLock<bytes::Bytes>> = Arc::new(OnceLock::new());
     let document = Arc::new(openapi);

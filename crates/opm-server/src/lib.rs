@@ -33,7 +33,7 @@ use crate::metrics::Metrics;
 use crate::recorder::{GenerationWriter, RecorderSettings};
 use crate::retention::RetentionSettings;
 
-pub use app::{build_router, openapi_document};
+pub use app::{build_api_router, build_router, openapi_document};
 pub use bootstrap::{ADMIN_KEY_FILE, BootstrapOutcome, bootstrap_admin_key};
 
 /// Largest accepted request body, in bytes (413 beyond it).

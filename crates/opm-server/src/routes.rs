@@ -8,6 +8,7 @@ pub mod labels;
 pub mod llm;
 pub mod prompts;
 pub mod rollouts;
+pub mod series;
 pub mod serving;
 pub mod telemetry;
 pub mod versions;

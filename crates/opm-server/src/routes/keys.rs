@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use opm_api::Page;
-use opm_api::keys::{CreateKeyRequest, CreateProjectRequest, CreatedKeyDto, KeyDto, ProjectDto};
+use opm_api::keys::{CreateKeyRequest, CreateProjectRequest, CreatedKeyDto, KeyDto, ProjectDto, WhoAmIDto};
 use opm_core::auth::{Role, generate_key, hash_secret};
 use opm_core::names::ProjectName;
 use opm_store::NewApiKey;
@@ -51,6 +51,13 @@ pub async fn create_key(
     let new = NewApiKey { id: generated.id, name, role, project, secret_hash: hash_secret(&generated.secret) };
     let key = state.registry.store().create_key(&new, &caller.context()).await?;
     Ok((StatusCode::CREATED, Json(CreatedKeyDto { key: convert::key(&key), secret: generated.secret })))
+}
+
+/// The calling key (never its secret) and the project it acts in; any role.
+#[utoipa::path(get, path = "/api/v1/whoami", tag = "keys", responses((status = 200, body = WhoAmIDto),
+    (status = 401, body = opm_api::Problem)))]
+pub async fn whoami(caller: Caller) -> Json<WhoAmIDto> {
+    Json(WhoAmIDto { key: convert::key(&caller.key), project: caller.project.to_string() })
 }
 
 /// List keys (a project admin sees its project's keys; a global admin sees all).

@@ -7,7 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use opm_api::prompts::{PromptTypeDto, ResolveDto};
-use opm_api::render::{IncludedDto, RenderRequest, RenderResponse};
+use opm_api::render::{IncludedDto, PreviewRequest, PreviewResponse, RenderRequest, RenderResponse};
 use opm_core::auth::Role;
 use opm_core::names::LabelName;
 use opm_core::template::RenderedBody;
@@ -192,4 +192,52 @@ pub async fn render(
     let mut response = Json(body).into_response();
     arm_headers(response.headers_mut(), rendered.assignment.as_ref());
     Ok(response)
+}
+
+/// Render unpublished content as a version of this prompt would render (includes resolved at
+/// `label`, default `production`; the same variable checks): a preview before publishing. The
+/// prompt need not exist yet; nothing is stored.
+#[utoipa::path(post, path = "/api/v1/prompts/{name}/preview", tag = "serving", params(("name" = String, Path)),
+    request_body = PreviewRequest,
+    responses((status = 200, body = PreviewResponse), (status = 404, body = opm_api::Problem, description = "an included prompt"),
+              (status = 422, body = opm_api::Problem, description = "content, variables or template error")))]
+pub async fn preview(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    ApiJson(request): ApiJson<PreviewRequest>,
+) -> ApiResult<Json<PreviewResponse>> {
+    caller.require(&state, Role::Viewer).await?;
+    let name = prompt_name(&name)?;
+    let label = match request.label.as_deref() {
+        Some(label) => label_name(label)?,
+        None => LabelName::production(),
+    };
+    let content = convert::content_in(&request.content)?;
+    let (body, included) =
+        state.registry.render_draft(&caller.project, &name, &content, &label, &request.variables).await?;
+    let (kind, messages, text) = match body {
+        RenderedBody::Chat { messages } => (
+            PromptTypeDto::Chat,
+            Some(
+                messages
+                    .into_iter()
+                    .map(|m| opm_api::prompts::MessageDto { role: m.role.to_string(), content: m.content })
+                    .collect(),
+            ),
+            None,
+        ),
+        RenderedBody::Text { text } => (PromptTypeDto::Text, None, Some(text)),
+    };
+    Ok(Json(PreviewResponse {
+        prompt: name.to_string(),
+        label: label.to_string(),
+        kind,
+        messages,
+        text,
+        included: included
+            .iter()
+            .map(|i| IncludedDto { reference: i.reference.clone(), prompt: i.prompt.to_string(), version: i.version })
+            .collect(),
+    }))
 }

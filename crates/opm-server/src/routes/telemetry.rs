@@ -137,15 +137,7 @@ pub async fn stats(
     let name = prompt_name(&name)?;
     let window_text = params.window.unwrap_or_else(|| "1h".to_owned());
     let window = parse_window(&window_text)?;
-    let by = match params.by.as_deref().unwrap_or("version") {
-        "version" => StatsGroupBy::Version,
-        "label" => StatsGroupBy::Label,
-        "model" => StatsGroupBy::Model,
-        "arm" => StatsGroupBy::Arm,
-        other => {
-            return Err(bad_query(format!("`by` is `version`, `label`, `model` or `arm`, not `{other}`")));
-        }
-    };
+    let by = group_by(params.by.as_deref())?;
     let label = params.label.as_deref().map(label_name).transpose()?;
     // 404 for a prompt that does not exist, rather than empty stats.
     state.registry.store().get_prompt(&caller.project, &name).await?;
@@ -228,7 +220,18 @@ fn compare(groups: &[opm_store::GroupStats], stable: Option<String>) -> (Option<
     (Some(baseline.group.clone()), comparisons)
 }
 
-fn parse_window(text: &str) -> Result<Duration, ApiError> {
+/// Parses `by` (default `version`).
+pub(crate) fn group_by(by: Option<&str>) -> Result<StatsGroupBy, ApiError> {
+    match by.unwrap_or("version") {
+        "version" => Ok(StatsGroupBy::Version),
+        "label" => Ok(StatsGroupBy::Label),
+        "model" => Ok(StatsGroupBy::Model),
+        "arm" => Ok(StatsGroupBy::Arm),
+        other => Err(bad_query(format!("`by` is `version`, `label`, `model` or `arm`, not `{other}`"))),
+    }
+}
+
+pub(crate) fn parse_window(text: &str) -> Result<Duration, ApiError> {
     let window = humantime::parse_duration(text)
         .map_err(|error| bad_query(format!("`window` `{text}` is not a duration such as 15m, 1h or 7d: {error}")))?;
     if !(MIN_WINDOW..=MAX_WINDOW).contains(&window) {
@@ -238,7 +241,7 @@ fn parse_window(text: &str) -> Result<Duration, ApiError> {
 }
 
 /// A malformed query parameter: 400 `invalid_query`, like the query extractor's own rejections.
-fn bad_query(detail: String) -> ApiError {
+pub(crate) fn bad_query(detail: String) -> ApiError {
     ApiError::invalid("invalid_query", detail).with_status(StatusCode::BAD_REQUEST)
 }
 
