@@ -83,11 +83,13 @@ class Server:
 
     def client(self, **kwargs: Any) -> Client:
         kwargs.setdefault("api_key", self.admin_key)
-        return Client(url=self.url, **kwargs)
+        kwargs.setdefault("url", self.url)
+        return Client(**kwargs)
 
     def async_client(self, **kwargs: Any) -> AsyncClient:
         kwargs.setdefault("api_key", self.admin_key)
-        return AsyncClient(url=self.url, **kwargs)
+        kwargs.setdefault("url", self.url)
+        return AsyncClient(**kwargs)
 
 
 def new_server(work_dir: Path) -> Server:

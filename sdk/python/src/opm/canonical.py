@@ -4,8 +4,8 @@ version's content (crates/opm-core/src/content.rs, canonical.rs).
 Canonical JSON is serde_json's output with object keys sorted and no whitespace. Two details make
 a naive `json.dumps(sort_keys=True)` differ from it: the stored form of the content (every variable
 has `type` and `required`, `variables` is always present, empty `metadata`/`parameters` and null
-optional fields are absent) and float formatting (serde_json writes `1e21` and `1e-7` where
-Python writes `1e+21` and `1e-07`, and `1e16` as `1e16` where Python writes `1e+16`).
+optional fields are absent) and float formatting (serde_json writes `1e-7` and `1e+16` where
+Python writes `1e-07` and `1e+16`, and `0.00001` where Python writes `1e-05`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ __all__ = ["canonical_json", "content_hash", "stored_content"]
 
 
 def _float(value: float) -> str:
-    """serde_json's (ryu's) shortest round-trip formatting of a finite f64."""
+    """serde_json's shortest round-trip formatting of a finite f64 (its `zmij` formatter): positional
+    for decimal exponents -5 to 15 (`0.00001`, `1000000000000000.0`), else `1e+16`, `1.5e-7`."""
     if not math.isfinite(value):
         return "null"  # serde_json writes non-finite floats as null
     if value == 0:
@@ -37,10 +38,10 @@ def _float(value: float) -> str:
         text = digits[:point] + "." + digits[point:]
     elif -5 < point <= 0:
         text = "0." + "0" * (-point) + digits
-    elif length == 1:
-        text = f"{digits}e{point - 1}"
     else:
-        text = f"{digits[0]}.{digits[1:]}e{point - 1}"
+        mantissa = digits if length == 1 else f"{digits[0]}.{digits[1:]}"
+        exponent_sign = "+" if point - 1 >= 0 else "-"
+        text = f"{mantissa}e{exponent_sign}{abs(point - 1)}"
     return sign + text
 
 

@@ -12,12 +12,13 @@ import functools
 import logging
 import os
 import threading
+import time
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 import httpx
 
 from . import _http, snapshot, telemetry
-from ._core import Engine, Entry, Key, VersionRecord, selector_key
+from ._core import RETRY_AFTER_FAILURE, Engine, Entry, Key, VersionRecord, selector_key
 from .errors import OPMError, PromptNotFound
 from .includes import IncludedVersion, resolve_includes
 from .prompt import Prompt
@@ -81,6 +82,7 @@ class Client:
         self._engine = Engine(url, api_key, project, cache_ttl, timeout)
         self._snapshot_path = snapshot_path
         self._snapshot_lock = threading.Lock()
+        self._fallback_until: Dict[Key, float] = {}
         if snapshot_path:
             self._load_snapshot(snapshot_path)
             self._engine.on_change = self._write_snapshot
@@ -103,12 +105,15 @@ class Client:
         `AuthError`, `OPMUnavailable` or `InvalidRequest`.
         """
         cache_key = selector_key(name, label, version)
-        try:
-            prompt = self._engine.get(cache_key, key)
-        except OPMError as error:
-            if fallback is None:
-                raise
-            prompt = self._fallback(cache_key, fallback, error)
+        if fallback is not None and self._fallback_until.get(cache_key, 0.0) > time.monotonic():
+            prompt = self._fallback(cache_key, fallback, None)  # OPM failed a moment ago: do not wait again
+        else:
+            try:
+                prompt = self._engine.get(cache_key, key)
+            except OPMError as error:
+                if fallback is None:
+                    raise
+                prompt = self._fallback(cache_key, fallback, error)
         telemetry.annotate(prompt.name, prompt.version, prompt.label, prompt.arm.version if prompt.arm else None)
         return prompt
 
@@ -168,10 +173,12 @@ class Client:
 
     # --- internals ------------------------------------------------------------------------------
 
-    def _fallback(self, cache_key: Key, fallback: Fallback, error: OPMError) -> Prompt:
-        self._engine.failed(cache_key, error, "serving the inline fallback")
-        self._engine.count("fallback_served")
+    def _fallback(self, cache_key: Key, fallback: Fallback, error: Optional[OPMError]) -> Prompt:
         content = _fallback_content(fallback)
+        if error is not None:
+            self._engine.failed(cache_key, error, "serving the inline fallback")
+            self._fallback_until[cache_key] = time.monotonic() + RETRY_AFTER_FAILURE
+        self._engine.count("fallback_served")
         resolution = resolve_includes(cache_key[0], content, cache_key[1] or "production", _no_includes_offline)
         return Prompt(name=cache_key[0], version=None, label=cache_key[1], arm=None, content_hash=None,
                       content=content, resolution=resolution, is_fallback=True)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import threading
 from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
@@ -70,6 +71,7 @@ class Watcher:
                                   timeout=httpx.Timeout(engine.timeout, read=READ_TIMEOUT))
         self._thread = threading.Thread(target=self._run, name="opm-watch", daemon=True)
         self._failures = 0
+        self._response: Optional[httpx.Response] = None
 
     def start(self) -> "Watcher":
         self._thread.start()
@@ -77,8 +79,18 @@ class Watcher:
 
     def stop(self) -> None:
         self._stop.set()
-        self._http.close()  # interrupts a blocked read
+        response = self._response
+        if response is not None:
+            # Closing the client does not wake a thread blocked in a read; shutting the socket does.
+            stream = response.extensions.get("network_stream")
+            sock = stream.get_extra_info("socket") if stream is not None else None
+            if sock is not None:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
         self._thread.join(timeout=2)
+        self._http.close()
 
     def _run(self) -> None:
         backoff = INITIAL_BACKOFF
@@ -105,6 +117,7 @@ class Watcher:
         if resumed:
             request_headers["last-event-id"] = str(self.last_event_id)
         with self._http.stream("GET", "/api/v1/watch", headers=request_headers) as response:
+            self._response = response
             if response.status_code != 200:
                 response.read()
                 raise _http.error_from_response(response)
@@ -117,8 +130,11 @@ class Watcher:
                 for key in self.engine.invalidate(None):
                     self.engine.refresh(key, wait=False)
             self.connected.set()
-            for event_id, event, data in parse_sse(response.iter_lines()):
-                self._handle(event_id, event, data)
+            try:
+                for event_id, event, data in parse_sse(response.iter_lines()):
+                    self._handle(event_id, event, data)
+            finally:
+                self._response = None
 
     def _handle(self, event_id: Optional[str], event: str, data: str) -> None:
         try:
