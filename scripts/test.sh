@@ -2,7 +2,8 @@
 # The whole test suite: doctests, then every crate's tests with nextest (SQLite always; PostgreSQL
 # through a throwaway cluster started by scripts/with-postgres.sh when the binaries are installed,
 # loudly skipped otherwise unless OPM_REQUIRE_POSTGRES=1), then the Python suite that drives OPM's
-# gateway with the official OpenAI and Anthropic SDKs (and, with OPM_LOCAL_MODEL=1, a real local model).
+# gateway with the official OpenAI and Anthropic SDKs (and, with OPM_LOCAL_MODEL=1, a real local model),
+# then the web UI in a real headless Chromium (tests/ui).
 # promtool (Debian's `prometheus` package, installed by scripts/promtool.sh when missing) checks a
 # live metrics scrape; without it that check is skipped loudly, or fails with OPM_REQUIRE_PROMTOOL=1.
 set -euo pipefail
@@ -28,4 +29,18 @@ if [ -d tests/python ]; then
     scripts/local-model.sh setup   # builds llama.cpp's server once (~4 min cold), cached after
   fi
   "$python" -m pytest tests/python -q
+fi
+# Browser tests of the web UI (tests/ui): a real headless Chromium (Debian's chromium and
+# chromium-driver, installed by scripts/chromium.sh) driven with selenium from its own pinned venv.
+# Without the browser they are skipped loudly, or fail with OPM_REQUIRE_BROWSER=1.
+if browser=$(scripts/chromium.sh); then
+  read -r chromium chromedriver <<<"$browser"
+  cargo build -q -p opm-cli
+  ui_python=$(scripts/python-env.sh tests/ui/requirements.txt target/ui-venv)
+  OPM_CHROMIUM=$chromium OPM_CHROMEDRIVER=$chromedriver "$ui_python" -m pytest tests/ui -q
+elif [ "${OPM_REQUIRE_BROWSER:-0}" = "1" ]; then
+  echo "the browser tests need chromium and chromium-driver (OPM_REQUIRE_BROWSER=1) and they could not be installed" >&2
+  exit 1
+else
+  echo "WARNING: chromium/chromium-driver unavailable: the web UI's browser tests (tests/ui) were SKIPPED" >&2
 fi

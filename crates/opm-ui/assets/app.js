@@ -63,7 +63,7 @@ async function streamRun(button, event) {
   out.append(status, answer);
   button.disabled = true;
   try {
-    const response = await fetch(button.formAction || form.action, {
+    const response = await fetch(button.getAttribute("formaction") || form.action, {
       method: "POST",
       body: new URLSearchParams(data),
       headers: { "x-opm-ui-stream": "1" },

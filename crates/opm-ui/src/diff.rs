@@ -71,7 +71,11 @@ pub fn model_text(content: &ContentDto) -> String {
 type Cell = Option<(usize, String, bool)>;
 
 fn rows(old: &str, new: &str) -> Vec<(Cell, Cell)> {
-    let diff = TextDiff::from_lines(old, new);
+    // Every line ends with a newline, so a last line is not "changed" only for lacking one.
+    let with_end =
+        |text: &str| if text.is_empty() || text.ends_with('\n') { text.to_owned() } else { format!("{text}\n") };
+    let (old, new) = (with_end(old), with_end(new));
+    let diff = TextDiff::from_lines(&old, &new);
     let mut rows = Vec::new();
     for op in diff.ops() {
         let mut left: Vec<(usize, String, bool)> = Vec::new();
@@ -121,6 +125,7 @@ pub fn side_by_side(from: (u32, &ContentDto), to: (u32, &ContentDto)) -> Markup 
                     @if a == b { " " span.badge { "unchanged" } } @else { " " span.badge.changed { "changed" } }
                 }
                 table.diff {
+                    colgroup { col.num; col; col.num; col; }
                     thead { tr { th colspan="2" { "v" (from.0) } th colspan="2" { "v" (to.0) } } }
                     tbody {
                         @for (left, right) in rows(&a, &b) {

@@ -188,23 +188,25 @@ fn version_select(name: &str, numbers: &[u32], selected: Option<u32>) -> Markup 
 }
 
 fn label_forms(session: &Session, name: &str, labels: &[LabelDto], numbers: &[u32]) -> Markup {
+    // `latest` follows the newest version by itself and cannot be moved.
+    let movable: Vec<&LabelDto> = labels.iter().filter(|l| l.name != "latest").collect();
     html! {
         div.cards {
             form.card #move-label method="post" action={ "/ui/prompts/" (name) "/label-move" } {
                 h3 { "Move a label" }
                 (csrf(session))
                 label { "Label " input type="text" name="label" required value="production" list="label-names"; }
-                datalist #label-names { @for l in labels { option value=(l.name) {} } }
+                datalist #label-names { @for l in &movable { option value=(l.name) {} } }
                 label { "To version " (version_select("version", numbers, numbers.first().copied())) }
                 label { "Or a split " span.hint { "(e.g. 1=90,2=10; stable first)" } input type="text" name="split"; }
                 label { "Reason " span.hint { "(required)" } input type="text" name="reason" required; }
                 button type="submit" { "Move label" }
             }
-            @if !labels.is_empty() {
+            @if !movable.is_empty() {
                 form.card #rollback-label method="post" action={ "/ui/prompts/" (name) "/label-rollback" } {
                     h3 { "Roll back" }
                     (csrf(session))
-                    label { "Label " select name="label" { @for l in labels { option value=(l.name) { (l.name) " (" (target(&l.target)) ")" } } } }
+                    label { "Label " select name="label" { @for l in &movable { option value=(l.name) selected[l.name == "production"] { (l.name) " (" (target(&l.target)) ")" } } } }
                     label { "Reason " span.hint { "(required)" } input type="text" name="reason" required; }
                     button.danger type="submit" { "Roll back to the previous target" }
                 }
