@@ -339,24 +339,24 @@ class Engine:
 
     def _run_refresh(self, key: Key, future: "Future[Entry]", background: bool) -> None:
         try:
-            entry = None
-            for _ in range(MAX_RACE_RETRIES):
+            for attempt in range(MAX_RACE_RETRIES):
                 with self.lock:
                     started = self.epoch
                 entry = self.fetch(key)
                 with self.lock:
+                    # One critical section with `invalidate`: an invalidation either came before
+                    # this check (seen: refetch) or comes after the store (it marks this entry).
                     raced = self.invalidated_all > started or any(
                         self.invalidated_at.get(name, -1) > started for name in entry.depends_on
                     )
-                if not raced:
-                    break
-                entry.invalid = True
-            assert entry is not None
+                    if raced and attempt + 1 < MAX_RACE_RETRIES:
+                        continue
+                    entry.invalid = raced
+                    previous = self.entries.get(key)
+                    self.entries[key] = entry
+                    self.inflight.pop(key, None)
+                break
             self.count("refreshes")
-            with self.lock:
-                previous = self.entries.get(key)
-                self.entries[key] = entry
-                self.inflight.pop(key, None)
             self.recovered(key)
             if self.on_change is not None and (previous is None or previous.signature() != entry.signature()):
                 self.on_change()

@@ -103,9 +103,14 @@ def templates_of(content: Mapping[str, Any]) -> List[Tuple[str, str, str]]:
     return [("", "template", content.get("template") or "")]
 
 
+_JSON_TYPES = {str: "string", bool: "boolean", int: "number", float: "number", dict: "object", list: "array",
+               type(None): "null"}
+
+
 def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
+    exact = _JSON_TYPES.get(type(value))
+    if exact is not None:
+        return exact
     if isinstance(value, bool):
         return "boolean"
     if isinstance(value, (int, float)):
@@ -173,8 +178,13 @@ def check_template(content: Mapping[str, Any], infer: bool = False) -> List[str]
     return sorted(used)
 
 
+_SCALARS = (str, int, float, bool, type(None))
+
+
 def _sorted_value(value: Any) -> Any:
     """Mappings with their keys in sorted order at every depth, as the server's JSON objects iterate."""
+    if type(value) in _SCALARS:
+        return value
     if isinstance(value, Mapping):
         return {key: _sorted_value(value[key]) for key in sorted(value)}
     if isinstance(value, (list, tuple)):
@@ -264,9 +274,34 @@ class CompiledPrompt:
             self._parts.append((role, name))
         self._is_chat = content.get("type") == "chat"
         self._variables: Dict[str, Mapping[str, Any]] = dict(content.get("variables") or {})
+        # The declarations once, sorted (the order the server checks them in), defaults pre-sorted.
+        self._specs = [
+            (name, (spec or {}).get("type") or "string", _sorted_value((spec or {}).get("default")),
+             (spec or {}).get("required", True) is not False)
+            for name, spec in sorted(self._variables.items())
+        ]
+
+    def _bind(self, given: Mapping[str, Any]) -> Dict[str, Any]:
+        """`bind_variables` without its allocations on the happy path (same checks, same errors)."""
+        variables = self._variables
+        for name in given:
+            if name not in variables:
+                return bind_variables(variables, given)  # raises the server's error
+        bound: Dict[str, Any] = {}
+        for name, expected, default, required in self._specs:
+            if name in given:
+                value = given[name]
+                if _JSON_TYPES.get(type(value)) != expected and _json_type(value) != expected and expected != "any":
+                    return bind_variables(variables, given)
+                bound[name] = _sorted_value(value)
+            elif default is not None:
+                bound[name] = default
+            elif required:
+                return bind_variables(variables, given)
+        return bound
 
     def render(self, given: Mapping[str, Any]) -> Rendered:
-        bound = _sorted_value(bind_variables(self._variables, given))
+        bound = self._bind(given)
         total = 0
         rendered: List[Tuple[str, str]] = []
         for role, name in self._parts:
