@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import statistics
+import sys
 import time
 from typing import Callable
 
@@ -104,3 +105,60 @@ def test_the_watch_stream_resumes_after_the_server_is_killed_and_restarted(own_s
     # and pushes work again on the new stream
     own_server.label(name, "production", one)
     assert wait_for(lambda: client.get_prompt(name).version == one, timeout=1) < 1.0
+
+
+def test_rapid_moves_never_leave_a_stale_version_cached(server: Server, clients) -> None:
+    """Events arriving while a refresh is in flight: the last move wins, never an older fetch.
+    (A tiny GIL switch interval makes the threads interleave at every bytecode boundary, so the
+    race between a finished fetch and a new event is hit within a few moves when it exists.)"""
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        _rapid_moves(server, clients)
+    finally:
+        sys.setswitchinterval(switch)
+
+
+def _rapid_moves(server: Server, clients) -> None:
+    name = unique("rapid")
+    versions = [server.publish(name, text(f"v{i}")) for i in range(4)]
+    server.label(name, "production", versions[0])
+    client = clients(server.client(cache_ttl=3600))
+    assert client.wait_until_watching(5)
+    for i in range(60):
+        target = versions[(i + 1) % 4]
+        server.label(name, "production", target)
+        assert wait_for(lambda: client.get_prompt(name).version == target, timeout=2, step=0.0002) < 1.0, i
+    for i in range(25):  # and moves faster than refreshes: the last one wins
+        server.label(name, "production", versions[i % 4])
+        client.get_prompt(name)
+    assert wait_for(lambda: client.get_prompt(name).version == versions[24 % 4], timeout=1) < 1.0
+    time.sleep(0.2)
+    assert client.get_prompt(name).version == versions[24 % 4]
+
+
+def test_a_split_with_an_unknown_bucketing_version_is_routed_by_the_server(server: Server, clients) -> None:
+    """A server newer than this SDK may store a split under another algorithm version: the SDK must
+    not guess; it asks the server per call. (Today's server stores only version 1, so the label
+    listing is rewritten on its way into the engine to look like that future server's.)"""
+    name = unique("future")
+    server.publish(name, text("a"))
+    server.publish(name, text("b"))
+    server.label(name, "production", split=[[1, 50], [2, 50]])
+    client = clients(server.client(watch=False))
+    engine = client._engine
+    real = engine.label_target
+
+    def future_server(prompt: str, label: str):
+        answer = real(prompt, label)
+        if answer["target"]["type"] == "split":
+            answer = {**answer, "target": {**answer["target"], "algorithm_version": 2}}
+        return answer
+
+    engine.label_target = future_server  # type: ignore[method-assign]
+    for key in ("u1", "u2", "u3", "u4"):
+        before = client.stats()["http_requests"]
+        prompt = client.get_prompt(name, key=key)
+        assert client.stats()["http_requests"] > before, "routed by the server, not locally"
+        assert prompt.version == server.api("GET", f"/api/v1/prompts/{name}/resolve?key={key}")["version"]
+        assert prompt.arm is not None and prompt.arm.algorithm_version == 1  # what the server says served

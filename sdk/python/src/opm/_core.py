@@ -117,6 +117,9 @@ class Engine:
             "invalidations": 0, "watch_events": 0, "watch_connects": 0, "snapshot_writes": 0,
             "snapshot_refused": 0,
         }
+        # The target each label was last announced to have by a watch event: a fetch answering
+        # something else is older than that event (a race, or a lagging replica) and is repeated.
+        self.announced: Dict[Tuple[str, str], Mapping[str, Any]] = {}
         self.failing: Set[Key] = set()
         self.on_change: Optional[Any] = None  # called with the entries after a refresh changed them
         self.closed = False
@@ -348,7 +351,7 @@ class Engine:
                     # this check (seen: refetch) or comes after the store (it marks this entry).
                     raced = self.invalidated_all > started or any(
                         self.invalidated_at.get(name, -1) > started for name in entry.depends_on
-                    )
+                    ) or not self._as_announced(entry)
                     if raced and attempt + 1 < MAX_RACE_RETRIES:
                         continue
                     entry.invalid = raced
@@ -370,6 +373,23 @@ class Engine:
             if background and isinstance(error, OPMError):
                 self.failed(key, error, "serving the stale copy")
             future.set_exception(error)
+
+    def announce(self, prompt: str, label: str, target: Mapping[str, Any]) -> None:
+        """A watch event said `label` of `prompt` now points at `target` (before invalidating)."""
+        with self.lock:
+            self.announced[(prompt, label)] = target
+
+    def _as_announced(self, entry: Entry) -> bool:
+        name, label, _ = entry.key
+        target = self.announced.get((name, label)) if label is not None else None
+        if target is None or entry.remote_split:
+            return True
+        if target.get("type") == "version":
+            return entry.split is None and entry.served_version == target.get("version")
+        if target.get("type") == "split" and entry.split is not None:
+            arms = tuple((int(a["version"]), int(a["weight"])) for a in target.get("arms") or ())
+            return entry.split.arms == arms
+        return False
 
     def invalidate(self, prompt: Optional[str]) -> List[Key]:
         """Marks entries depending on `prompt` (every entry for None) invalid; returns their keys."""

@@ -3,6 +3,8 @@
 Every event names a prompt (a label moved, a version published, a rollback, a rollout step): the
 entries depending on it (the prompt itself or an include of it) are marked invalid and refetched
 in the background at once, so `get_prompt` sees the change within a round trip of the event.
+A label event also carries the label's new target: a refetch that answers another target is older
+than the event (a fetch racing it, or a replica that has not applied it yet) and is repeated.
 
 The stream resumes with `Last-Event-ID` (the audit sequence number of the last event seen), so
 events published while it was down are replayed by the server first. When there is nothing to
@@ -145,6 +147,11 @@ class Watcher:
             self.last_event_id = int(event_id)
         self.engine.count("watch_events")
         prompt = payload.get("prompt") if isinstance(payload, dict) else None
+        label = payload.get("label") if isinstance(payload, dict) else None
+        after = payload.get("data") if isinstance(payload, dict) else None
+        target = after.get("target") if isinstance(after, dict) else None
+        if isinstance(prompt, str) and isinstance(label, str) and isinstance(target, dict):
+            self.engine.announce(prompt, label, target)
         if isinstance(prompt, str):
             for key in self.engine.invalidate(prompt):
                 self.engine.refresh(key, wait=False)
