@@ -30,6 +30,13 @@ if [ -d tests/python ]; then
   fi
   "$python" -m pytest tests/python -q
 fi
+# The Python SDK (sdk/python) against real `opm serve` processes, from its own pinned venv
+# (scripts/sdk-env.sh: target/sdk-venv with the SDK installed from ./sdk/python).
+if [ -d sdk/python/tests ]; then
+  cargo build -q -p opm-cli
+  sdk_python=$(scripts/sdk-env.sh)
+  "$sdk_python" -m pytest sdk/python/tests -q -c sdk/python/tests/pytest.ini
+fi
 # Browser tests of the web UI (tests/ui): a real headless Chromium (Debian's chromium and
 # chromium-driver, installed by scripts/chromium.sh) driven with selenium from its own pinned venv.
 # Without the browser they are skipped loudly, or fail with OPM_REQUIRE_BROWSER=1.
