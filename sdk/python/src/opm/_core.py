@@ -20,6 +20,7 @@ import random
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Set, Tuple, Union
 
@@ -290,8 +291,10 @@ class Engine:
         self.count("cache_misses")
         try:
             fresh = self.refresh(key, wait=True)
-        except OPMError as error:
+        except Exception as error:  # noqa: BLE001 - with a copy to serve, nothing reaches the caller
             if entry is None:
+                if isinstance(error, FutureTimeout):
+                    raise OPMUnavailable(f"OPM at {self.url} did not answer in time") from None
                 raise
             entry.retry_at = time.monotonic() + RETRY_AFTER_FAILURE
             self.failed(key, error, "serving the last good copy" + (" (snapshot)" if entry.from_snapshot else ""))
@@ -370,7 +373,7 @@ class Engine:
                 entry_now = self.entries.get(key)
                 if entry_now is not None:
                     entry_now.retry_at = time.monotonic() + RETRY_AFTER_FAILURE
-            if background and isinstance(error, OPMError):
+            if background and isinstance(error, OPMError) and not self.closed:
                 self.failed(key, error, "serving the stale copy")
             future.set_exception(error)
 
