@@ -5,6 +5,7 @@
 #   3. scale: startup and memory with 100,000 versions, resolve at 10 vs 100,000 prompts  bench/scale.sh
 #   4. writes: version creation and label moves per second, SQLite and PostgreSQL     bench/writes.sh
 #   5. the generation pipeline into SQLite against a direct batched insert           recorder_bench
+#   6. the web UI's cost to the API: the same binary with and without it             bench/ui.sh
 #   7. the Python SDK: cached get_prompt + render vs HTTP, label move to visible      bench/sdk.sh
 #
 #   bench/run-all.sh            # full: medians of several runs, about 30–40 minutes
@@ -30,6 +31,7 @@ if [ "$mode" = "--quick" ]; then
 else
   cargo run -q --release -p opm-server --example recorder_bench -- --rate 25000 --seconds 10
 fi
+part "web UI cost";         bench/ui.sh $mode
 part "python SDK";          bench/sdk.sh $mode
 echo
 echo "all benchmarks done in $(($(date +%s) - started)) s"

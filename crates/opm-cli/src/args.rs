@@ -130,6 +130,9 @@ pub struct ServeArgs {
     /// so a rollout's intervals pass at once. Never in production.
     #[arg(long, env = "OPM_ADJUSTABLE_CLOCK", hide = true)]
     pub adjustable_clock: bool,
+    /// Serve only the API: no web UI at `/ui/` (and no redirect from `/`).
+    #[arg(long, env = "OPM_NO_UI")]
+    pub no_ui: bool,
     #[command(flatten)]
     pub store: StoreArgs,
 }

@@ -160,6 +160,8 @@ pub struct ServeConfig {
     pub rollout_tick: std::time::Duration,
     /// Lets an admin move the clock forward (`POST /api/v1/clock/advance`); tests only.
     pub adjustable_clock: bool,
+    /// Serve the web UI at `/ui/` (on by default; `opm serve --no-ui` turns it off).
+    pub ui: bool,
 }
 
 impl Default for ServeConfig {
@@ -172,6 +174,7 @@ impl Default for ServeConfig {
             config_path: None,
             rollout_tick: controller::DEFAULT_TICK,
             adjustable_clock: false,
+            ui: true,
         }
     }
 }
@@ -269,7 +272,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServerError> {
     };
     let controller = controller::spawn(state.clone(), config.rollout_tick, leader, external);
     let writer = state.writer.clone();
-    let router = build_router(state);
+    let router = if config.ui { build_router(state) } else { build_api_router(state) };
     let listener = tokio::net::TcpListener::bind(&config.addr)
         .await
         .map_err(|source| ServerError::Bind { addr: config.addr.clone(), source })?;

@@ -25,6 +25,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         config_path: args.config,
         rollout_tick: args.rollout_tick,
         adjustable_clock: args.adjustable_clock,
+        ui: !args.no_ui,
     };
     opm_server::serve(config).await?;
     Ok(ExitCode::SUCCESS)

@@ -10,6 +10,7 @@ mod roles;
 mod splits;
 mod telemetry;
 mod tracing;
+mod ui_support;
 
 use std::sync::Arc;
 
