@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # What the embedded web UI costs the API: the same release binary serving the same seeded store
 # with the UI (default) and without it (`--no-ui`), side by side in one run: startup time to a
-# healthy /healthz, idle RSS, and resolve throughput/latency with wrk (runs interleaved); plus the
+# healthy /healthz, RSS, and resolve throughput/latency with wrk (runs interleaved); plus the
 # UI's own prompt page (signed in) for scale.
 #
 #   bench/ui.sh            # 10 s per point, 3 interleaved runs, startup × 5
@@ -73,7 +73,8 @@ rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
 errors = sum(int(x) for x in re.findall(r"Non-2xx or 3xx responses:\s+(\d+)", text))
 sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
 errors += sum(int(x) for x in sock.groups()) if sock else 0
-print(f"{rps:.0f} {ms(\"50%\"):.3f} {ms(\"99%\"):.3f} {errors}")'
+p50, p99 = ms("50%"), ms("99%")
+print(f"{rps:.0f} {p50:.3f} {p99:.3f} {errors}")'
 }
 median() { python3 -c 'import statistics, sys; v = [float(x) for x in sys.argv[1:]]; print(f"{statistics.median(v):.3f}".rstrip("0").rstrip("."))' "$@"; }
 
@@ -81,6 +82,7 @@ declare -A rps p50 p99 errs
 for _ in $(seq "$RUNS"); do
   for mode in api ui; do
     read -r r a b e <<<"$(measure "${url[$mode]}" resolve.lua)"
+    [[ -n $e ]] || { echo "the wrk run against $mode failed" >&2; exit 1; }
     rps[$mode]+="$r "; p50[$mode]+="$a "; p99[$mode]+="$b "; errs[$mode]=$(( ${errs[$mode]:-0} + e ))
   done
 done
@@ -92,13 +94,14 @@ curl -sf -b "$jar" -c "$jar" -o /dev/null --data-urlencode "csrf=$token" --data-
 export OPM_BENCH_COOKIE=$(awk '$6 == "opm_session" {print $7}' "$jar")
 [ -n "$OPM_BENCH_COOKIE" ] || { echo "could not sign in to the UI" >&2; exit 1; }
 read -r page_rps page_p50 page_p99 page_err <<<"$(measure "${url[ui]}" ui-page.lua)"
+[[ -n $page_err ]] || { echo "the wrk run against the UI page failed" >&2; exit 1; }
 
 mkdir -p bench/results
 out="bench/results/ui-$(date -u +%Y%m%dT%H%M%SZ).md"
 {
   echo "# the web UI's cost to the API — $(date -u +%F), $(nproc) cores, $DURATION s × $RUNS runs (interleaved), $PROMPTS prompts, $CONNS connections"
   echo
-  echo "| server | startup ms (median of $STARTS) | idle RSS MB | resolve req/s | resolve p50 ms | resolve p99 ms | errors |"
+  echo "| server | startup ms (median of $STARTS) | RSS after the runs, MB | resolve req/s | resolve p50 ms | resolve p99 ms | errors |"
   echo "|---|---|---|---|---|---|---|"
   for mode in api ui; do
     name=$([ "$mode" = api ] && echo "opm serve --no-ui" || echo "opm serve (UI on)")
