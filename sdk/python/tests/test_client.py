@@ -126,3 +126,28 @@ def test_feedback_scores_a_generation(server: Server, clients) -> None:
     assert unknown.value.code == "generation_not_found"
     with pytest.raises(InvalidRequest):
         client.feedback(generation_id, score=1.0, comment="x" * 4097)
+
+
+def test_environment_fallbacks_and_the_project_header(server: Server, monkeypatch) -> None:
+    import harness
+
+    project = unique("team")
+    server.api("POST", "/api/v1/projects", {"name": project})
+    name = unique("scoped")
+    headers = {"authorization": f"Bearer {server.admin_key}", "x-opm-project": project}
+    status, _, _ = harness.http_json("POST", f"{server.url}/api/v1/prompts/{name}/versions",
+                                     {"content": text("in {{ where }}", where={}), "message": "t"}, headers)
+    assert status in (200, 201)
+    status, _, _ = harness.http_json("PUT", f"{server.url}/api/v1/prompts/{name}/labels/production",
+                                     {"version": 1, "reason": "t"}, headers)
+    assert status == 200
+    monkeypatch.setenv("OPM_URL", server.url)
+    monkeypatch.setenv("OPM_API_KEY", server.admin_key)
+    monkeypatch.setenv("OPM_PROJECT", project)
+    from opm import Client
+
+    with Client(watch=False) as client:
+        assert client.get_prompt(name).render(where="a project") == "in a project"
+    monkeypatch.delenv("OPM_PROJECT")
+    with Client(watch=False) as client, pytest.raises(PromptNotFound):
+        client.get_prompt(name)  # the default project has no such prompt
