@@ -41,21 +41,7 @@ wait_up "$base/x"
 export OPM_BENCH_KEY=$key OPM_BENCH_PROMPTS=$PROMPTS
 # Prints "rps p50_ms p99_ms errors" for one wrk run.
 measure() {
-  local url=$1 script=$2 conns=$3
-  taskset -c 1 wrk -t1 -c"$conns" -d"${DURATION}s" --latency -s "bench/$script" "$url" 2>&1 | python3 -c '
-import re, sys
-text = sys.stdin.read()
-def ms(label):
-    m = re.search(r"^\s*" + label + r"\s+([\d.]+)(us|ms|s)\s*$", text, re.M)
-    if not m: return float("nan")
-    value, unit = float(m.group(1)), m.group(2)
-    return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
-rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
-errors = sum(int(x) for x in re.findall(r"Non-2xx or 3xx responses:\s+(\d+)", text))
-sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
-errors += sum(int(x) for x in sock.groups()) if sock else 0
-p50, p99 = ms("50%"), ms("99%")
-print(f"{rps:.0f} {p50:.3f} {p99:.3f} {errors}")'
+  wrk_measure "$1" "$2" "$3" "$DURATION"
 }
 
 summarize() { python3 -c '

@@ -61,20 +61,7 @@ rss() { awk '/VmRSS/ {print int($2 / 1024)}' "/proc/$(pgrep -f "serve --addr ${u
 
 # wrk → "rps p50_ms p99_ms errors"
 measure() {
-  taskset -c 1 wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency -s "bench/$2" "$1" 2>&1 | python3 -c '
-import re, sys
-text = sys.stdin.read()
-def ms(label):
-    m = re.search(r"^\s*" + label + r"\s+([\d.]+)(us|ms|s)\s*$", text, re.M)
-    if not m: return float("nan")
-    value, unit = float(m.group(1)), m.group(2)
-    return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
-rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
-errors = sum(int(x) for x in re.findall(r"Non-2xx or 3xx responses:\s+(\d+)", text))
-sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
-errors += sum(int(x) for x in sock.groups()) if sock else 0
-p50, p99 = ms("50%"), ms("99%")
-print(f"{rps:.0f} {p50:.3f} {p99:.3f} {errors}")'
+  wrk_measure "$1" "$2" "$CONNS" "$DURATION"
 }
 median() { python3 -c 'import statistics, sys; v = [float(x) for x in sys.argv[1:]]; print(f"{statistics.median(v):.3f}".rstrip("0").rstrip("."))' "$@"; }
 

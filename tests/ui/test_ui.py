@@ -63,6 +63,13 @@ def publish(server, name: str, content: dict, message: str = "api") -> int:
     return body["version"]["version"]
 
 
+def two_versions_production_on_v1(server, name: str):
+    publish(server, name, mock_chat("one {{ x }}", "u", {"x": {"type": "string"}}))
+    status, body, _ = server.api("PUT", f"/api/v1/prompts/{name}/labels/production", {"version": 1, "reason": "seed"})
+    assert status == 200, body
+    publish(server, name, mock_chat("two {{ x }}", "u", {"x": {"type": "string"}}))
+
+
 def session_cookie(browser) -> str:
     return next(c["value"] for c in browser.get_cookies() if c["name"] == "opm_session")
 
@@ -153,9 +160,7 @@ def test_edit_preview_error_then_publish_and_move_label(browser, server, screens
 
 def test_move_label_roll_back_and_history(browser, server):
     name = "moving"
-    publish(server, name, mock_chat("one {{ x }}", "u", {"x": {"type": "string"}}))
-    server.api("PUT", f"/api/v1/prompts/{name}/labels/production", {"version": 1, "reason": "seed"})
-    publish(server, name, mock_chat("two {{ x }}", "u", {"x": {"type": "string"}}))
+    two_versions_production_on_v1(server, name)
     sign_in(browser, server, next_path=f"/ui/prompts/{name}")
     form = "#move-label"
     Select(browser.find_element(By.CSS_SELECTOR, f"{form} select[name='version']")).select_by_value("2")
@@ -212,9 +217,7 @@ def test_playground_runs_an_unpublished_draft(browser, server):
 
 def test_rollout_start_status_and_abort(browser, server, screenshots):
     name = "canaried"
-    publish(server, name, mock_chat("one {{ x }}", "u", {"x": {"type": "string"}}))
-    server.api("PUT", f"/api/v1/prompts/{name}/labels/production", {"version": 1, "reason": "seed"})
-    publish(server, name, mock_chat("two {{ x }}", "u", {"x": {"type": "string"}}))
+    two_versions_production_on_v1(server, name)
     sign_in(browser, server, next_path=f"/ui/prompts/{name}/rollouts")
     form = "#start-rollout"
     fill(browser, "to", "2", form)
