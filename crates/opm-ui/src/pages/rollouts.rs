@@ -69,6 +69,11 @@ fn start_form(session: &Session, name: &str) -> Markup {
                 label { "Max p95 latency (ms)" input type="text" name="max_p95_latency_ms" placeholder="3000"; }
                 label { "Min samples per arm" input type="text" name="min_samples" placeholder="200"; }
             }
+            div.row {
+                label { "Max cost per call (USD)" input type="text" name="max_cost_per_call"; }
+                label { "Min mean feedback" input type="text" name="min_feedback"; }
+                label { "Failed checks tolerated" input type="text" name="failure_limit" placeholder="0"; }
+            }
             label { "Reason " span.hint { "(required)" } input type="text" name="reason" required; }
             button type="submit" { "Start rollout" }
         }
@@ -106,10 +111,10 @@ pub async fn start(Path(name): Path<String>, posted: Posted) -> Response {
                 interval: Some(fields.get("interval").to_owned()).filter(|i| !i.is_empty()),
                 max_error_rate: number(fields.get("max_error_rate"), "the max error rate")?,
                 max_p95_latency_ms: number(fields.get("max_p95_latency_ms"), "the max p95 latency")?,
-                max_cost_per_call: None,
-                min_feedback: None,
+                max_cost_per_call: number(fields.get("max_cost_per_call"), "the max cost per call")?,
+                min_feedback: number(fields.get("min_feedback"), "the min feedback")?,
                 min_samples: number(fields.get("min_samples"), "the min samples")?,
-                failure_limit: None,
+                failure_limit: number(fields.get("failure_limit"), "the failed checks tolerated")?,
                 inconclusive_limit: None,
                 reason: fields.required("reason", "a reason")?.to_owned(),
             };
