@@ -30,6 +30,13 @@ if [ -d tests/python ]; then
   fi
   "$python" -m pytest tests/python -q
 fi
+# Client compatibility (tests/compat): the real `langfuse`, `mcp` and `litellm` packages from their
+# own pinned venv (target/compat-venv) against a real `opm serve`; a missing package fails the run.
+if [ -d tests/compat ]; then
+  cargo build -q -p opm-cli -p opm-mock-llm
+  compat_python=$(scripts/python-env.sh tests/compat/requirements.txt target/compat-venv)
+  "$compat_python" -m pytest tests/compat -q -c tests/compat/pytest.ini
+fi
 # The Python SDK (sdk/python) against real `opm serve` processes, from its own pinned venv
 # (scripts/sdk-env.sh: target/sdk-venv with the SDK installed from ./sdk/python).
 if [ -d sdk/python/tests ]; then

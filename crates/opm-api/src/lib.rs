@@ -8,6 +8,7 @@ pub mod events;
 pub mod invoke;
 pub mod keys;
 pub mod labels;
+pub mod langfuse;
 pub mod problem;
 pub mod prompts;
 pub mod render;

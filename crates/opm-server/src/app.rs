@@ -17,7 +17,9 @@ use utoipa_axum::routes;
 use crate::auth::REQUEST_ID_HEADER;
 use crate::error::{ApiError, ProblemMarker};
 use crate::openapi::ApiDoc;
-use crate::routes::{audit, health, keys, labels, llm, prompts, rollouts, series, serving, telemetry, versions, watch};
+use crate::routes::{
+    audit, health, keys, labels, langfuse, llm, prompts, rollouts, series, serving, telemetry, versions, watch,
+};
 use crate::{AppState, MAX_BODY_BYTES};
 
 fn api_router() -> OpenApiRouter<AppState> {
@@ -89,6 +91,11 @@ pub fn build_api_router(state: AppState) -> axum::Router {
             }),
         )
         .route("/api/v1/clock/advance", axum::routing::post(watch::advance_clock))
+        // Compatibility routes, outside the OpenAPI document: their shapes are Langfuse's.
+        .route("/api/public/projects", axum::routing::get(langfuse::projects))
+        .route("/api/public/v2/prompts", axum::routing::get(langfuse::list_prompts).post(langfuse::create_prompt))
+        .route("/api/public/v2/prompts/{name}", axum::routing::get(langfuse::get_prompt))
+        .route("/api/public/v2/prompts/{name}/versions/{version}", axum::routing::patch(langfuse::update_labels))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), crate::otel::observe))

@@ -1,5 +1,6 @@
-//! Authentication and authorization: the [`Caller`] extractor reads the bearer key and the project
-//! it acts in; [`Caller::require`] enforces a role and records refusals in the audit trail.
+//! Authentication and authorization: the [`Caller`] extractor reads the key (bearer, `x-api-key`, or
+//! HTTP Basic `KEY_ID:KEY` as the Langfuse SDKs send it) and the project it acts in;
+//! [`Caller::require`] enforces a role and records refusals in the audit trail.
 
 use std::sync::Arc;
 
@@ -111,9 +112,14 @@ impl FromRequestParts<AppState> for Caller {
         let path = parts.uri.path().to_owned();
         let fail = |error: ApiError| error.with_request_id(request_id.clone());
         let header = parts.headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+        // Langfuse's SDKs send `Basic base64(public_key:secret_key)`: the key id and the key.
+        let basic = header.and_then(|value| value.strip_prefix("Basic ")).map(basic_credentials);
+        let basic = basic.transpose().map_err(fail)?;
         // Anthropic's SDKs send the key as `x-api-key`; everything else as a bearer token.
-        let secret = header
-            .and_then(|value| value.strip_prefix("Bearer "))
+        let secret = basic
+            .as_ref()
+            .map(|(_, secret)| secret.as_str())
+            .or_else(|| header.and_then(|value| value.strip_prefix("Bearer ")))
             .or_else(|| parts.headers.get(API_KEY_HEADER).and_then(|v| v.to_str().ok()))
             .map(str::trim);
         let Some(secret) = secret.filter(|secret| !secret.is_empty()) else {
@@ -123,6 +129,13 @@ impl FromRequestParts<AppState> for Caller {
             return Err(fail(ApiError::unauthenticated("the API key is not valid")));
         };
         let key = authenticated.key;
+        if let Some((public_key, _)) = &basic
+            && *public_key != key.id
+        {
+            return Err(fail(ApiError::unauthenticated(
+                "HTTP Basic credentials are `KEY_ID:KEY`: the public key (user name) must be the id of the key given as the secret key",
+            )));
+        }
         if key.is_revoked() {
             let actor = Actor { key_id: Some(key.id.clone()), name: key.name.clone() };
             let project = key.project.as_ref().map(|p| p.as_str()).unwrap_or_default();
@@ -152,4 +165,14 @@ impl FromRequestParts<AppState> for Caller {
         };
         Ok(Caller { key, project, request_id, path })
     }
+}
+
+/// Decodes HTTP Basic credentials (`base64(user:password)`) into the public and secret key.
+fn basic_credentials(encoded: &str) -> Result<(String, String), ApiError> {
+    use base64::Engine;
+    let invalid = || ApiError::unauthenticated("the HTTP Basic credentials are not base64 of `KEY_ID:KEY`");
+    let bytes = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).map_err(|_| invalid())?;
+    let text = String::from_utf8(bytes).map_err(|_| invalid())?;
+    let (user, password) = text.split_once(':').ok_or_else(invalid)?;
+    Ok((user.to_owned(), password.to_owned()))
 }

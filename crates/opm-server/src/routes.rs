@@ -5,6 +5,7 @@ pub mod audit;
 pub mod health;
 pub mod keys;
 pub mod labels;
+pub mod langfuse;
 pub mod llm;
 pub mod prompts;
 pub mod rollouts;

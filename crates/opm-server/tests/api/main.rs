@@ -5,6 +5,7 @@
 
 mod flow;
 mod gateway;
+mod langfuse;
 mod problems;
 mod roles;
 mod splits;
