@@ -9,6 +9,7 @@ pub mod invoke;
 pub mod keys;
 pub mod labels;
 pub mod langfuse;
+pub mod mcp;
 pub mod problem;
 pub mod prompts;
 pub mod render;

@@ -18,7 +18,7 @@ use crate::auth::REQUEST_ID_HEADER;
 use crate::error::{ApiError, ProblemMarker};
 use crate::openapi::ApiDoc;
 use crate::routes::{
-    audit, health, keys, labels, langfuse, llm, prompts, rollouts, series, serving, telemetry, versions, watch,
+    audit, health, keys, labels, langfuse, llm, mcp, prompts, rollouts, series, serving, telemetry, versions, watch,
 };
 use crate::{AppState, MAX_BODY_BYTES};
 
@@ -91,11 +91,18 @@ pub fn build_api_router(state: AppState) -> axum::Router {
             }),
         )
         .route("/api/v1/clock/advance", axum::routing::post(watch::advance_clock))
-        // Compatibility routes, outside the OpenAPI document: their shapes are Langfuse's.
+        // Compatibility routes, outside the OpenAPI document: their shapes are Langfuse's and MCP's.
         .route("/api/public/projects", axum::routing::get(langfuse::projects))
         .route("/api/public/v2/prompts", axum::routing::get(langfuse::list_prompts).post(langfuse::create_prompt))
         .route("/api/public/v2/prompts/{name}", axum::routing::get(langfuse::get_prompt))
         .route("/api/public/v2/prompts/{name}/versions/{version}", axum::routing::patch(langfuse::update_labels))
+        .route(
+            "/mcp",
+            axum::routing::post(mcp::post)
+                .get(mcp::get)
+                .delete(mcp::delete)
+                .layer(axum::Extension(mcp::McpSessions::default())),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), crate::otel::observe))

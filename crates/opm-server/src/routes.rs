@@ -7,6 +7,7 @@ pub mod keys;
 pub mod labels;
 pub mod langfuse;
 pub mod llm;
+pub mod mcp;
 pub mod prompts;
 pub mod rollouts;
 pub mod series;

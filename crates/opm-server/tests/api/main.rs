@@ -6,6 +6,7 @@
 mod flow;
 mod gateway;
 mod langfuse;
+mod mcp;
 mod problems;
 mod roles;
 mod splits;
