@@ -81,7 +81,9 @@ def test_label_from_the_endpoint_url(server, viewer, seeded):
     async def main():
         async with connect(server, viewer.secret, "?label=staging") as client:
             page = await client.list_prompts()
-            assert [p.name for p in page.prompts] == ["mcp-support"]
+            names = {p.name: p for p in page.prompts}
+            assert "mcp-support" in names and "mcp-b" not in names, names  # mcp-b has no staging label
+            assert names["mcp-support"].meta["opm/label"] == "staging"
             result = await client.get_prompt("mcp-support", {"ticket": "hi"})
             assert result.messages[0].content.text == "staging hi"
     run(main)
