@@ -157,6 +157,16 @@ pub struct ApplyArgs {
 pub struct ExportArgs {
     /// Directory to write to (created when missing).
     pub dir: PathBuf,
+    /// File format: OPM YAML (`NAME.yaml`) or Prompty (`NAME.prompty`, chat prompts only).
+    #[arg(long, value_enum, default_value_t = ExportFormat::Yaml)]
+    pub format: ExportFormat,
+}
+
+/// The file formats `opm export` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    Yaml,
+    Prompty,
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,4 +1,5 @@
-//! Prompts as code: one YAML file per prompt, loaded strictly (unknown fields are errors) and
+//! Prompts as code: one YAML file per prompt (or a Dotprompt `.prompt` / Prompty `.prompty` file,
+//! translated by the `dotprompt` and `prompty` modules), loaded strictly (unknown fields are errors) and
 //! validated with opm-core before anything is sent, with errors pointing at `file:line:column`.
 //!
 //! ```yaml
@@ -30,6 +31,10 @@ use serde_json::{Map, Value};
 use serde_saphyr::Spanned;
 
 use crate::locate;
+
+pub mod dotprompt;
+mod front_matter;
+pub mod prompty;
 
 /// The commit message used when a file has none.
 pub const DEFAULT_MESSAGE: &str = "opm apply";
@@ -173,7 +178,16 @@ fn describe(error: &CoreError) -> String {
     }
 }
 
-/// Loads a file, or every `*.yaml`/`*.yml` under a directory (recursively, in path order).
+/// Parses a file by its extension: Dotprompt (`.prompt`), Prompty (`.prompty`), else OPM YAML.
+pub fn parse_any(path: &Path, text: &str) -> Result<PromptFile, FileError> {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("prompt") => dotprompt::parse(path, text),
+        Some("prompty") => prompty::parse(path, text),
+        _ => parse(path, text),
+    }
+}
+
+/// Loads a file, or every `*.yaml`/`*.yml`/`*.prompt`/`*.prompty` under a directory (recursively, in path order).
 /// Every file is checked; all errors are returned together.
 pub fn load(path: &Path) -> Result<Vec<PromptFile>, Vec<FileError>> {
     let paths = match find_files(path) {
@@ -185,7 +199,7 @@ pub fn load(path: &Path) -> Result<Vec<PromptFile>, Vec<FileError>> {
             path: path.to_owned(),
             line: None,
             column: None,
-            message: "no prompt files (*.yaml, *.yml) found".into(),
+            message: "no prompt files (*.yaml, *.yml, *.prompt, *.prompty) found".into(),
         }]);
     }
     let mut files: Vec<PromptFile> = Vec::new();
@@ -193,7 +207,7 @@ pub fn load(path: &Path) -> Result<Vec<PromptFile>, Vec<FileError>> {
     for path in paths {
         let parsed = std::fs::read_to_string(&path)
             .map_err(|error| FileError { path: path.clone(), line: None, column: None, message: error.to_string() })
-            .and_then(|text| parse(&path, &text));
+            .and_then(|text| parse_any(&path, &text));
         match parsed {
             Ok(file) => match files.iter().find(|other| other.name == file.name) {
                 Some(other) => errors.push(FileError {
@@ -232,7 +246,10 @@ fn find_files(path: &Path) -> Result<Vec<PathBuf>, FileError> {
             }
             if entry_path.is_dir() {
                 pending.push(entry_path);
-            } else if matches!(entry_path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")) {
+            } else if matches!(
+                entry_path.extension().and_then(|e| e.to_str()),
+                Some("yaml" | "yml" | "prompt" | "prompty")
+            ) {
                 found.push(entry_path);
             }
         }
@@ -268,5 +285,7 @@ pub fn dto_to_content(content: &ContentDto) -> anyhow::Result<VersionContent> {
     Ok(serde_json::from_value(serde_json::to_value(content)?)?)
 }
 
+#[cfg(test)]
+mod import_tests;
 #[cfg(test)]
 mod tests;

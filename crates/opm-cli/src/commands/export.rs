@@ -1,5 +1,6 @@
-//! `opm export DIR`: every non-archived prompt's latest version as `DIR/NAME.yaml`, in the format
-//! `opm apply` reads, so that export followed by apply changes nothing.
+//! `opm export DIR`: every non-archived prompt's latest version as `DIR/NAME.yaml` (or, with
+//! `--format prompty`, `DIR/NAME.prompty`), in a format `opm apply` reads, so that export followed
+//! by apply changes nothing. A prompt Prompty cannot hold (a text prompt, tools…) is skipped, said on stderr.
 
 use std::process::ExitCode;
 
@@ -7,9 +8,9 @@ use anyhow::Context;
 use opm_client::{PageQuery, PromptQuery, Selector};
 use serde::Serialize;
 
-use crate::args::ExportArgs;
+use crate::args::{ExportArgs, ExportFormat};
 use crate::output::emit;
-use crate::prompt_file::to_yaml;
+use crate::prompt_file::{dto_to_content, prompty, to_yaml};
 use crate::settings::Settings;
 
 /// One written file.
@@ -36,10 +37,25 @@ pub async fn export(settings: &Settings, args: &ExportArgs) -> anyhow::Result<Ex
             .resolve(&prompt.name, &Selector::Label("latest".into()))
             .await
             .with_context(|| format!("cannot read the latest version of `{}`", prompt.name))?;
-        let yaml = to_yaml(&prompt.name, &prompt.description, &prompt.tags, &resolved.content)
-            .with_context(|| format!("cannot write `{}` as YAML", prompt.name))?;
-        let path = args.dir.join(format!("{}.yaml", prompt.name));
-        std::fs::write(&path, yaml).with_context(|| format!("cannot write {}", path.display()))?;
+        let (text, extension) = match args.format {
+            ExportFormat::Yaml => (
+                to_yaml(&prompt.name, &prompt.description, &prompt.tags, &resolved.content)
+                    .with_context(|| format!("cannot write `{}` as YAML", prompt.name))?,
+                "yaml",
+            ),
+            ExportFormat::Prompty => {
+                let content = dto_to_content(&resolved.content)?;
+                match prompty::to_prompty(&prompt.name, &prompt.description, &prompt.tags, &content) {
+                    Ok(text) => (text, "prompty"),
+                    Err(why) => {
+                        eprintln!("skipped {}: {why}", prompt.name);
+                        continue;
+                    }
+                }
+            }
+        };
+        let path = args.dir.join(format!("{}.{extension}", prompt.name));
+        std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
         written.push(Exported {
             name: prompt.name.clone(),
             version: resolved.version,
