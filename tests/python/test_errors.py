@@ -60,9 +60,10 @@ def test_upstream_5xx_is_bad_gateway(gateway, sdk, upstream):
     assert caught.value.status_code in (502, 503, 504), problem(caught.value)
 
 
-# What OPM answers for an upstream status (crates/opm-gateway/src/error.rs `http_status`): the caller's own
-# mistakes (400, 404, 409, 413, 422) are mirrored; a rejected OPM credential upstream (401, 403) or another
-# 4xx/5xx is the gateway's problem (502); overload (503, 529) is 503 (529 to Anthropic clients); 429 stays 429.
+# What OPM answers for an upstream status (the kind `GatewayError::kind` gives it, then the one table in
+# crates/opm-server/src/wire.rs): the caller's own mistakes (400, 404, 409, 413, 422) keep their status; a
+# rejected OPM credential upstream (401, 403) or another 4xx/5xx is the gateway's problem (502); overload
+# (503, 529) is 503 with Anthropic's `overloaded_error` type; 429 stays 429.
 UPSTREAM_STATUS_MAP = {400: 400, 404: 404, 422: 422, 401: 502, 403: 502, 418: 502, 429: 429, 500: 502,
                        503: 503, 529: 503}
 
@@ -72,8 +73,6 @@ UPSTREAM_STATUS_MAP = {400: 400, 404: 404, 422: 422, 401: 502, 403: 502, 418: 50
 def test_upstream_status_mapping(gateway, sdk, upstream_status):
     """The mock fails a model named `…-fail-N` with status N (in the upstream's own format)."""
     expected = UPSTREAM_STATUS_MAP[upstream_status]
-    if sdk == "anthropic" and upstream_status == 529:
-        expected = 529  # Anthropic's own "overloaded" status is passed on to Anthropic-format clients
     provider = "up-openai" if upstream_status % 2 else "up-anthropic"  # both upstream formats, alternately
     with pytest.raises(SDK_ERRORS[sdk].APIStatusError) as caught:
         call(gateway, sdk, f"{provider}/model-fail-{upstream_status}")

@@ -6,10 +6,13 @@
 use std::fmt;
 
 /// What kind of failure an error is, independent of any protocol.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorKind {
     /// The input is malformed or breaks a rule; fixing the input fixes the call.
     Invalid,
+    /// The request cannot be read as sent (not the wire format, an unknown parameter): a client bug
+    /// rather than a broken rule.
+    Malformed,
     /// The thing asked for does not exist (or is archived and so hidden).
     NotFound,
     /// The request conflicts with the current state (already exists, archived, nothing to roll back).
@@ -22,16 +25,41 @@ pub enum ErrorKind {
     TooLarge,
     /// Too many requests.
     RateLimited,
-    /// A dependency (the database) is not reachable right now; retrying may help.
+    /// A dependency (the database, an overloaded model provider, an open circuit breaker) is not
+    /// reachable right now; retrying may help.
     Unavailable,
+    /// A dependency answered, but wrongly: an upstream model provider failed, rejected OPM's
+    /// credentials or sent something unreadable.
+    UpstreamFailed,
+    /// A deadline ran out waiting on a dependency.
+    TimedOut,
     /// A bug or an unexpected state; details are logged, never returned.
     Internal,
+}
+
+impl ErrorKind {
+    /// Every kind, for tables that must cover them all.
+    pub const ALL: [ErrorKind; 12] = [
+        ErrorKind::Invalid,
+        ErrorKind::Malformed,
+        ErrorKind::NotFound,
+        ErrorKind::Conflict,
+        ErrorKind::Unauthenticated,
+        ErrorKind::Forbidden,
+        ErrorKind::TooLarge,
+        ErrorKind::RateLimited,
+        ErrorKind::Unavailable,
+        ErrorKind::UpstreamFailed,
+        ErrorKind::TimedOut,
+        ErrorKind::Internal,
+    ];
 }
 
 impl fmt::Display for ErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let text = match self {
             ErrorKind::Invalid => "invalid",
+            ErrorKind::Malformed => "malformed",
             ErrorKind::NotFound => "not found",
             ErrorKind::Conflict => "conflict",
             ErrorKind::Unauthenticated => "unauthenticated",
@@ -39,6 +67,8 @@ impl fmt::Display for ErrorKind {
             ErrorKind::TooLarge => "too large",
             ErrorKind::RateLimited => "rate limited",
             ErrorKind::Unavailable => "unavailable",
+            ErrorKind::UpstreamFailed => "upstream failed",
+            ErrorKind::TimedOut => "timed out",
             ErrorKind::Internal => "internal",
         };
         f.write_str(text)

@@ -1,5 +1,5 @@
-//! The crate's one error enum, its protocol-neutral kind, its stable code, and the HTTP status an
-//! ingress should answer with so that the official SDKs raise the right exception class.
+//! The crate's one error enum, its protocol-neutral kind and its stable code. The kind is all an
+//! ingress needs: the server turns it into a status and a vendor error type in one place.
 //!
 //! Messages name the provider and say what went wrong; they never contain API keys (upstream
 //! messages are redacted and truncated before they are stored here).
@@ -64,6 +64,9 @@ pub enum GatewayError {
     /// Every target that was left was skipped because its circuit breaker is open.
     #[error("provider `{provider}` is skipped: its circuit breaker is open after repeated failures")]
     BreakerOpen { provider: String },
+    /// A managed prompt's version cannot be run as it is (no model configured, a role no model takes).
+    #[error("{message}")]
+    PromptUnusable { code: &'static str, message: String },
     /// The caller's deadline passed.
     #[error("the request deadline passed{}", provider.as_ref().map(|p| format!(" while calling provider `{p}`")).unwrap_or_default())]
     DeadlineExceeded { provider: Option<String> },
@@ -91,20 +94,25 @@ impl GatewayError {
         GatewayError::InvalidRequest { message: message.into(), param: Some(param.into()) }
     }
 
-    /// The protocol-neutral kind of this error.
+    /// The protocol-neutral kind of this error, which alone decides the status an ingress answers
+    /// with (the server's `error::status_for`): a bad request is `Malformed`, an upstream 429 is
+    /// `RateLimited`, an overloaded upstream (503, 529) or an open breaker `Unavailable`, a timeout
+    /// `TimedOut`, any other upstream failure `UpstreamFailed`; upstream 400/404/409/413/422 keep
+    /// their meaning (the caller's input caused them).
     pub fn kind(&self) -> ErrorKind {
         match self {
-            GatewayError::InvalidRequest { .. } | GatewayError::UnknownProvider { .. } => ErrorKind::Invalid,
+            GatewayError::InvalidRequest { .. } | GatewayError::UnknownProvider { .. } => ErrorKind::Malformed,
+            GatewayError::PromptUnusable { .. } => ErrorKind::Invalid,
             GatewayError::Config { .. } => ErrorKind::Internal,
             GatewayError::RateLimited { .. } => ErrorKind::RateLimited,
-            GatewayError::Upstream { status, .. } if mirrored_status(*status) => ErrorKind::Invalid,
-            GatewayError::Upstream { .. }
-            | GatewayError::Unavailable { .. }
-            | GatewayError::Timeout { .. }
-            | GatewayError::Auth { .. }
-            | GatewayError::BadResponse { .. }
-            | GatewayError::BreakerOpen { .. }
-            | GatewayError::DeadlineExceeded { .. } => ErrorKind::Unavailable,
+            GatewayError::Upstream { status, .. } => mirrored_kind(*status).unwrap_or(ErrorKind::UpstreamFailed),
+            GatewayError::Unavailable { status: Some(503 | 529), .. } | GatewayError::BreakerOpen { .. } => {
+                ErrorKind::Unavailable
+            }
+            GatewayError::Unavailable { .. } | GatewayError::Auth { .. } | GatewayError::BadResponse { .. } => {
+                ErrorKind::UpstreamFailed
+            }
+            GatewayError::Timeout { .. } | GatewayError::DeadlineExceeded { .. } => ErrorKind::TimedOut,
         }
     }
 
@@ -112,6 +120,7 @@ impl GatewayError {
     pub fn code(&self) -> &'static str {
         match self {
             GatewayError::InvalidRequest { .. } => "invalid_request",
+            GatewayError::PromptUnusable { code, .. } => code,
             GatewayError::UnknownProvider { .. } => "unknown_provider",
             GatewayError::Config { .. } => "invalid_gateway_config",
             GatewayError::RateLimited { .. } => "upstream_rate_limited",
@@ -128,7 +137,9 @@ impl GatewayError {
     /// The provider that failed, when the error is about one.
     pub fn provider(&self) -> Option<&str> {
         match self {
-            GatewayError::InvalidRequest { .. } | GatewayError::Config { .. } => None,
+            GatewayError::InvalidRequest { .. } | GatewayError::Config { .. } | GatewayError::PromptUnusable { .. } => {
+                None
+            }
             GatewayError::UnknownProvider { provider }
             | GatewayError::RateLimited { provider, .. }
             | GatewayError::Unavailable { provider, .. }
@@ -167,24 +178,6 @@ impl GatewayError {
         }
     }
 
-    /// The status an ingress should answer with: 400 for bad requests, 429 when rate limited,
-    /// 502 for upstream errors, 503 when the upstream is overloaded or a breaker is open, 504 for
-    /// timeouts; upstream 400/404/409/413/422 are passed on as they are (the caller's input caused them).
-    pub fn http_status(&self) -> u16 {
-        match self {
-            GatewayError::InvalidRequest { .. } | GatewayError::UnknownProvider { .. } => 400,
-            GatewayError::Config { .. } => 500,
-            GatewayError::RateLimited { .. } => 429,
-            GatewayError::Unavailable { status: Some(503 | 529), .. } | GatewayError::BreakerOpen { .. } => 503,
-            GatewayError::Upstream { status, .. } if mirrored_status(*status) => *status,
-            GatewayError::Unavailable { .. }
-            | GatewayError::Upstream { .. }
-            | GatewayError::Auth { .. }
-            | GatewayError::BadResponse { .. } => 502,
-            GatewayError::Timeout { .. } | GatewayError::DeadlineExceeded { .. } => 504,
-        }
-    }
-
     /// Whether another attempt at the same provider may succeed.
     pub(crate) fn is_retryable(&self) -> bool {
         matches!(
@@ -202,6 +195,7 @@ impl GatewayError {
             | GatewayError::Auth { status: None, .. }
             | GatewayError::BreakerOpen { .. }
             | GatewayError::InvalidRequest { .. }
+            | GatewayError::PromptUnusable { .. }
             | GatewayError::UnknownProvider { .. }
             | GatewayError::Config { .. } => BreakerOutcome::Neutral,
             GatewayError::RateLimited { .. } | GatewayError::Upstream { .. } | GatewayError::Auth { .. } => {
@@ -211,26 +205,32 @@ impl GatewayError {
     }
 }
 
-/// Upstream 4xx statuses passed on unchanged: the caller's input caused them.
-fn mirrored_status(status: u16) -> bool {
-    matches!(status, 400 | 404 | 409 | 413 | 422)
+/// The kind of an upstream 4xx that the caller's input caused, passed on with its meaning.
+fn mirrored_kind(status: u16) -> Option<ErrorKind> {
+    match status {
+        400 => Some(ErrorKind::Malformed),
+        404 => Some(ErrorKind::NotFound),
+        409 => Some(ErrorKind::Conflict),
+        413 => Some(ErrorKind::TooLarge),
+        422 => Some(ErrorKind::Invalid),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn check(error: GatewayError, code: &str, kind: ErrorKind, status: u16) {
+    fn check(error: GatewayError, code: &str, kind: ErrorKind) {
         assert_eq!(error.code(), code, "{error}");
         assert_eq!(error.kind(), kind, "{error}");
-        assert_eq!(error.http_status(), status, "{error}");
     }
 
     #[test]
-    fn codes_kinds_and_statuses() {
+    fn codes_and_kinds() {
         let p = || "openai".to_owned();
-        check(GatewayError::invalid("x"), "invalid_request", ErrorKind::Invalid, 400);
-        check(GatewayError::UnknownProvider { provider: p() }, "unknown_provider", ErrorKind::Invalid, 400);
+        check(GatewayError::invalid("x"), "invalid_request", ErrorKind::Malformed);
+        check(GatewayError::UnknownProvider { provider: p() }, "unknown_provider", ErrorKind::Malformed);
         let limited = GatewayError::RateLimited {
             provider: p(),
             status: 429,
@@ -238,48 +238,50 @@ mod tests {
             message: "slow down".into(),
         };
         assert_eq!(limited.retry_after(), Some(Duration::from_secs(2)));
-        check(limited, "upstream_rate_limited", ErrorKind::RateLimited, 429);
+        check(limited, "upstream_rate_limited", ErrorKind::RateLimited);
         let overloaded = GatewayError::Unavailable { provider: p(), status: Some(529), message: "busy".into() };
         assert_eq!(overloaded.upstream_status(), Some(529));
-        check(overloaded, "upstream_unavailable", ErrorKind::Unavailable, 503);
+        check(overloaded, "upstream_unavailable", ErrorKind::Unavailable);
         check(
             GatewayError::Unavailable { provider: p(), status: Some(500), message: "boom".into() },
             "upstream_unavailable",
-            ErrorKind::Unavailable,
-            502,
+            ErrorKind::UpstreamFailed,
         );
         check(
             GatewayError::Timeout { provider: p(), phase: TimeoutPhase::FirstByte, limit_ms: 10 },
             "upstream_timeout",
-            ErrorKind::Unavailable,
-            504,
+            ErrorKind::TimedOut,
         );
         check(
             GatewayError::Upstream { provider: p(), status: 400, message: "bad".into() },
             "upstream_error",
-            ErrorKind::Invalid,
-            400,
+            ErrorKind::Malformed,
         );
+        for (status, kind) in [
+            (404, ErrorKind::NotFound),
+            (409, ErrorKind::Conflict),
+            (413, ErrorKind::TooLarge),
+            (422, ErrorKind::Invalid),
+        ] {
+            check(GatewayError::Upstream { provider: p(), status, message: "x".into() }, "upstream_error", kind);
+        }
         check(
             GatewayError::Upstream { provider: p(), status: 418, message: "teapot".into() },
             "upstream_error",
-            ErrorKind::Unavailable,
-            502,
+            ErrorKind::UpstreamFailed,
         );
         check(
             GatewayError::Auth { provider: p(), status: Some(401), message: "rejected".into() },
             "upstream_auth",
-            ErrorKind::Unavailable,
-            502,
+            ErrorKind::UpstreamFailed,
         );
         check(
             GatewayError::BadResponse { provider: p(), message: "x".into() },
             "upstream_bad_response",
-            ErrorKind::Unavailable,
-            502,
+            ErrorKind::UpstreamFailed,
         );
-        check(GatewayError::BreakerOpen { provider: p() }, "breaker_open", ErrorKind::Unavailable, 503);
-        check(GatewayError::DeadlineExceeded { provider: None }, "deadline_exceeded", ErrorKind::Unavailable, 504);
+        check(GatewayError::BreakerOpen { provider: p() }, "breaker_open", ErrorKind::Unavailable);
+        check(GatewayError::DeadlineExceeded { provider: None }, "deadline_exceeded", ErrorKind::TimedOut);
     }
 
     #[test]

@@ -242,7 +242,7 @@ mod tests {
         ] {
             let error = prompt(body.clone(), model).unwrap_err();
             assert_eq!(error.param(), Some(param), "{body} {model:?}: {error}");
-            assert_eq!(error.http_status(), 400);
+            assert_eq!(error.kind(), opm_core::ErrorKind::Malformed);
         }
     }
 

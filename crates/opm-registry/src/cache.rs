@@ -7,10 +7,16 @@
 //!
 //! Loads race with invalidations safely: a load remembers the epoch it started in and its result is
 //! only inserted if no invalidation happened meanwhile.
+//!
+//! The cache has a byte budget (`[cache] max_bytes`): each entry is charged an estimate of what it
+//! holds (its stored fields, the encoded answers and the compiled templates, which are all filled
+//! lazily, so the estimate is made once from the version's size) and, past the budget, the least
+//! recently used entries go first. Recency costs a warm read one relaxed load (and a store only the
+//! first time an entry is read after a miss elsewhere): the "clock" is the number of inserts.
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 
 use opm_core::names::{ProjectName, PromptName};
@@ -19,9 +25,12 @@ use opm_store::{Resolved, Selector};
 use crate::RegistryError;
 use crate::includes::CompiledEntry;
 
-/// Most entries kept (a bound against unbounded key growth); past it, an eighth of the entries are
-/// dropped to make room, so a full cache degrades gradually instead of emptying at once.
-const MAX_ENTRIES: usize = 100_000;
+/// The default byte budget: room for tens of thousands of typical prompts on a small VM.
+pub const DEFAULT_MAX_BYTES: usize = 64 * 1024 * 1024;
+
+/// What one entry costs besides its variable-size parts: the map slot, the key, the entry's own
+/// fields, the `Arc` and allocator headers (measured with `examples/cache_memory.rs`).
+const ENTRY_OVERHEAD_BYTES: usize = 640;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct CacheKey {
@@ -69,20 +78,51 @@ impl ResolvedEntry {
     }
 }
 
-/// Drops about an eighth of the entries, spread over the map (its iteration order is unrelated to
-/// use). Not LRU: tracking recency would cost every warm read a write.
-fn evict_some(entries: &mut HashMap<CacheKey, Arc<ResolvedEntry>>) {
-    let mut seen = 0usize;
-    entries.retain(|_, _| {
-        seen += 1;
-        !seen.is_multiple_of(8)
-    });
+/// A cached entry with its charge and when it was last read.
+struct Slot {
+    entry: Arc<ResolvedEntry>,
+    bytes: usize,
+    used: AtomicU64,
 }
 
-#[derive(Default)]
+/// What the cache holds and has done, for metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    pub entries: usize,
+    /// The estimated bytes held (see the module docs).
+    pub bytes: usize,
+    pub max_bytes: usize,
+    pub hits: u64,
+    pub misses: u64,
+    /// Entries dropped to stay within the budget (invalidations are not evictions).
+    pub evictions: u64,
+}
+
 pub(crate) struct ResolveCache {
-    entries: RwLock<HashMap<CacheKey, Arc<ResolvedEntry>>>,
+    entries: RwLock<HashMap<CacheKey, Slot>>,
     epoch: AtomicU64,
+    /// Inserts so far: the clock recency is measured on.
+    tick: AtomicU64,
+    bytes: AtomicUsize,
+    max_bytes: AtomicUsize,
+    hits: AtomicU64,
+    misses: AtomicU64,
+    evictions: AtomicU64,
+}
+
+impl Default for ResolveCache {
+    fn default() -> Self {
+        Self {
+            entries: RwLock::default(),
+            epoch: AtomicU64::new(0),
+            tick: AtomicU64::new(0),
+            bytes: AtomicUsize::new(0),
+            max_bytes: AtomicUsize::new(DEFAULT_MAX_BYTES),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+            evictions: AtomicU64::new(0),
+        }
+    }
 }
 
 impl ResolveCache {
@@ -99,30 +139,93 @@ impl ResolveCache {
         Fut: Future<Output = Result<Resolved, RegistryError>>,
     {
         let key = CacheKey { project: project.clone(), prompt: prompt.clone(), selector: selector.clone(), arm };
-        if let Some(entry) = self.read().get(&key) {
-            return Ok(entry.clone());
+        if let Some(slot) = self.read().get(&key) {
+            self.hits.fetch_add(1, Ordering::Relaxed);
+            let now = self.tick.load(Ordering::Relaxed);
+            if slot.used.load(Ordering::Relaxed) != now {
+                slot.used.store(now, Ordering::Relaxed);
+            }
+            return Ok(slot.entry.clone());
         }
+        self.misses.fetch_add(1, Ordering::Relaxed);
         let epoch = self.epoch.load(Ordering::Acquire);
         let entry = Arc::new(crate::entry_from(load().await?));
+        let bytes = estimated_bytes(&entry);
+        let max_bytes = self.max_bytes.load(Ordering::Relaxed);
         let mut entries = self.write();
-        if self.epoch.load(Ordering::Acquire) == epoch {
-            if entries.len() >= MAX_ENTRIES {
-                evict_some(&mut entries);
+        if self.epoch.load(Ordering::Acquire) == epoch && bytes <= max_bytes {
+            let used = AtomicU64::new(self.tick.fetch_add(1, Ordering::Relaxed) + 1);
+            if let Some(old) = entries.insert(key, Slot { entry: entry.clone(), bytes, used }) {
+                self.bytes.fetch_sub(old.bytes, Ordering::Relaxed);
             }
-            entries.insert(key, entry.clone());
+            let total = self.bytes.fetch_add(bytes, Ordering::Relaxed) + bytes;
+            if total > max_bytes {
+                self.evict(&mut entries, max_bytes);
+            }
         }
         Ok(entry)
     }
 
+    /// Drops the least recently read entries until an eighth of the budget is free, so a full cache
+    /// sorts once per many inserts rather than once per insert.
+    fn evict(&self, entries: &mut HashMap<CacheKey, Slot>, max_bytes: usize) {
+        let target = max_bytes - max_bytes / 8;
+        let mut by_age: Vec<(u64, CacheKey)> =
+            entries.iter().map(|(key, slot)| (slot.used.load(Ordering::Relaxed), key.clone())).collect();
+        by_age.sort_unstable_by_key(|(used, _)| *used);
+        let mut total = self.bytes.load(Ordering::Relaxed);
+        let mut evicted = 0u64;
+        for (_, key) in by_age {
+            if total <= target {
+                break;
+            }
+            if let Some(slot) = entries.remove(&key) {
+                total -= slot.bytes;
+                evicted += 1;
+            }
+        }
+        self.bytes.store(total, Ordering::Relaxed);
+        self.evictions.fetch_add(evicted, Ordering::Relaxed);
+    }
+
+    /// Sets the byte budget, evicting at once if the cache holds more.
+    pub(crate) fn set_max_bytes(&self, max_bytes: usize) {
+        self.max_bytes.store(max_bytes, Ordering::Relaxed);
+        let mut entries = self.write();
+        if self.bytes.load(Ordering::Relaxed) > max_bytes {
+            self.evict(&mut entries, max_bytes);
+        }
+    }
+
+    pub(crate) fn stats(&self) -> CacheStats {
+        CacheStats {
+            entries: self.read().len(),
+            bytes: self.bytes.load(Ordering::Relaxed),
+            max_bytes: self.max_bytes.load(Ordering::Relaxed),
+            hits: self.hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
+            evictions: self.evictions.load(Ordering::Relaxed),
+        }
+    }
+
     pub(crate) fn invalidate_prompt(&self, project: &ProjectName, prompt: &PromptName) {
         let mut entries = self.write();
-        entries.retain(|key, entry| !(&key.project == project && entry.depends_on(prompt)));
+        let mut freed = 0usize;
+        entries.retain(|key, slot| {
+            let keep = !(&key.project == project && slot.entry.depends_on(prompt));
+            if !keep {
+                freed += slot.bytes;
+            }
+            keep
+        });
+        self.bytes.fetch_sub(freed, Ordering::Relaxed);
         self.epoch.fetch_add(1, Ordering::AcqRel);
     }
 
     pub(crate) fn clear(&self) {
         let mut entries = self.write();
         entries.clear();
+        self.bytes.store(0, Ordering::Relaxed);
         self.epoch.fetch_add(1, Ordering::AcqRel);
     }
 
@@ -130,11 +233,27 @@ impl ResolveCache {
         self.read().len()
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<CacheKey, Arc<ResolvedEntry>>> {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<CacheKey, Slot>> {
         self.entries.read().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<CacheKey, Arc<ResolvedEntry>>> {
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<CacheKey, Slot>> {
         self.entries.write().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+}
+
+/// The charge of an entry: its fixed overhead plus three times the size of what varies with the
+/// version (the stored fields, the encoded answer, and the compiled templates each hold about one
+/// copy of the version's text).
+fn estimated_bytes(entry: &ResolvedEntry) -> usize {
+    let resolved = &entry.resolved;
+    let version = &resolved.version;
+    let text: usize = version.content.templates().iter().map(|(_, source)| source.len()).sum();
+    let variables = version.content.variables.len() * 48;
+    let metadata = serde_json::to_string(&version.content.metadata).map_or(0, |s| s.len());
+    let strings = resolved.prompt.description.len()
+        + version.message.len()
+        + resolved.prompt.tags.iter().map(|t| t.as_str().len() + 24).sum::<usize>()
+        + resolved.label.as_ref().map_or(0, |label| label.reason.len() + 64);
+    ENTRY_OVERHEAD_BYTES + 3 * (text + variables + metadata) + strings
 }

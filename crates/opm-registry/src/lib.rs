@@ -29,7 +29,7 @@ use opm_store::{ChangeEvent, MutationContext, NewVersion, PublishOutcome, Resolv
 use serde_json::{Map, Value};
 use tokio::sync::broadcast::error::RecvError;
 
-pub use cache::ResolvedEntry;
+pub use cache::{CacheStats, DEFAULT_MAX_BYTES as DEFAULT_CACHE_MAX_BYTES, ResolvedEntry};
 pub use clock::Clock;
 pub use error::RegistryError;
 pub use experiments::arm_metrics;
@@ -294,6 +294,17 @@ impl Registry {
             }
         }
         Ok(ChainReport { checked: verifier.checked(), head_hash: verifier.head_hash().to_owned(), broken_at: None })
+    }
+
+    /// Sets the resolve cache's byte budget (`[cache] max_bytes`); entries past it are evicted,
+    /// least recently read first.
+    pub fn set_cache_budget(&self, max_bytes: usize) {
+        self.cache.set_max_bytes(max_bytes);
+    }
+
+    /// The resolve cache's size and counters.
+    pub fn cache_stats(&self) -> CacheStats {
+        self.cache.stats()
     }
 
     /// Number of cached resolve entries (for tests and metrics).

@@ -126,3 +126,55 @@ async fn writes_through_the_registry_are_visible_at_once_and_includes_follow() {
         .unwrap();
     assert_eq!(render_text(&registry, "page").await, "body + v1 footer");
 }
+
+/// The byte budget: past it the least recently read entries go first, the counters say what
+/// happened, and an invalidation frees its bytes.
+#[tokio::test]
+async fn the_byte_budget_evicts_the_least_recently_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = opm_store::connect(&format!("sqlite://{}", dir.path().join("opm.db").display())).await.unwrap();
+    let registry = Registry::new(store.clone());
+    for i in 0..12 {
+        let name = format!("p{i}");
+        let version = publish(&store, &name, &"x".repeat(200)).await;
+        label(&store, &name, version).await;
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    render_text(&registry, "p0").await;
+    let one = registry.cache_stats();
+    assert_eq!((one.entries, one.misses, one.hits), (1, 1, 0));
+    assert!(one.bytes > 600, "{one:?}");
+    // Room for about four entries.
+    registry.set_cache_budget(one.bytes * 4 + one.bytes / 2);
+    for i in 1..4 {
+        render_text(&registry, &format!("p{i}")).await;
+    }
+    // p0 is read again, so it is the most recent when the budget runs out.
+    render_text(&registry, "p0").await;
+    for i in 4..12 {
+        render_text(&registry, &format!("p{i}")).await;
+        render_text(&registry, "p0").await;
+    }
+    let stats = registry.cache_stats();
+    assert!(stats.bytes <= stats.max_bytes, "{stats:?}");
+    assert!(stats.evictions >= 8, "{stats:?}");
+    assert!(stats.entries <= 4, "{stats:?}");
+    let misses = stats.misses;
+    render_text(&registry, "p0").await;
+    render_text(&registry, "p11").await;
+    assert_eq!(registry.cache_stats().misses, misses, "the most recent entries were kept");
+    render_text(&registry, "p1").await;
+    assert_eq!(registry.cache_stats().misses, misses + 1, "the oldest were evicted");
+
+    let before = registry.cache_stats();
+    let v2 = publish(&store, "p0", "moved").await;
+    label(&store, "p0", v2).await;
+    let start = Instant::now();
+    while registry.cache_stats().entries != before.entries - 1 {
+        assert!(start.elapsed() < Duration::from_secs(1), "the change event should drop p0");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let after = registry.cache_stats();
+    assert!(after.bytes < before.bytes, "an invalidation frees its bytes: {before:?} → {after:?}");
+    assert_eq!(after.evictions, before.evictions, "an invalidation is not an eviction");
+}

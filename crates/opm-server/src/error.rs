@@ -13,6 +13,7 @@ use opm_store::StoreError;
 pub fn status_for(kind: ErrorKind) -> StatusCode {
     match kind {
         ErrorKind::Invalid => StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorKind::Malformed => StatusCode::BAD_REQUEST,
         ErrorKind::NotFound => StatusCode::NOT_FOUND,
         ErrorKind::Conflict => StatusCode::CONFLICT,
         ErrorKind::Unauthenticated => StatusCode::UNAUTHORIZED,
@@ -20,6 +21,8 @@ pub fn status_for(kind: ErrorKind) -> StatusCode {
         ErrorKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         ErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
         ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorKind::UpstreamFailed => StatusCode::BAD_GATEWAY,
+        ErrorKind::TimedOut => StatusCode::GATEWAY_TIMEOUT,
         ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -76,6 +79,7 @@ impl ApiError {
     fn title(&self) -> &'static str {
         match self.kind {
             ErrorKind::Invalid => "Invalid request",
+            ErrorKind::Malformed => "Malformed request",
             ErrorKind::NotFound => "Not found",
             ErrorKind::Conflict => "Conflict",
             ErrorKind::Unauthenticated => "Unauthenticated",
@@ -83,6 +87,8 @@ impl ApiError {
             ErrorKind::TooLarge => "Request too large",
             ErrorKind::RateLimited => "Too many requests",
             ErrorKind::Unavailable => "Service unavailable",
+            ErrorKind::UpstreamFailed => "Upstream failed",
+            ErrorKind::TimedOut => "Timed out",
             ErrorKind::Internal => "Internal error",
         }
     }

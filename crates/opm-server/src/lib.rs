@@ -22,6 +22,7 @@ pub mod recorder;
 pub mod retention;
 pub mod routes;
 mod webhooks;
+pub mod wire;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -116,6 +117,28 @@ pub struct FileConfig {
     /// `[rollouts]`: extra canary checks (Prometheus).
     #[serde(default)]
     pub rollouts: prometheus::RolloutSettings,
+    /// `[cache]`: the resolve cache's byte budget.
+    #[serde(default)]
+    pub cache: CacheSettings,
+}
+
+/// `[cache]` in `opm.toml`.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheSettings {
+    /// Estimated bytes the resolve cache may hold before it evicts the least recently read entries.
+    #[serde(default = "default_cache_max_bytes")]
+    pub max_bytes: usize,
+}
+
+impl Default for CacheSettings {
+    fn default() -> Self {
+        Self { max_bytes: default_cache_max_bytes() }
+    }
+}
+
+fn default_cache_max_bytes() -> usize {
+    opm_registry::DEFAULT_CACHE_MAX_BYTES
 }
 
 /// `[telemetry]` in `opm.toml`.
@@ -237,6 +260,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServerError> {
         opm_registry::Clock::system()
     };
     let registry = Registry::with_clock(store, Arc::new(clock));
+    registry.set_cache_budget(file_config.cache.max_bytes);
     match bootstrap_admin_key(registry.store().as_ref(), &config.data_dir, config.bootstrap_admin_key.as_deref())
         .await?
     {

@@ -1,17 +1,16 @@
-//! The gateway flow shared by the OpenAI, Anthropic and native ingress routes: turn a parsed
-//! request into a gateway call (rendering the managed prompt it names, applying the version's model
-//! configuration), and account for the call in a generation record.
+//! The gateway flow's server half, shared by the OpenAI, Anthropic and native routes: turn a parsed
+//! request into a gateway call (resolving and rendering the managed prompt it names through the
+//! registry; the model configuration is applied by `opm_gateway::prompt_request`), and account for
+//! the call in a generation record. The routes (`routes/llm.rs`) run it as one flow.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use opm_core::names::{LabelName, PromptName};
 use opm_core::split::Assignment;
-use opm_core::template::RenderedBody;
 use opm_gateway::ingress::{IngressRequest, PromptRef};
 use opm_gateway::{
-    ChatMessage, ChatParams, ChatRequest, GatewayError, GenerationRecord, GenerationRecorder, GenerationStatus,
-    ModelTarget, Role, Usage, duration_ms,
+    ChatRequest, GenerationRecord, GenerationRecorder, GenerationStatus, Usage, duration_ms, prompt_request,
 };
 use opm_store::Selector;
 use opm_telemetry::{ModelCallOutcome, ModelCallStart, ModelSpan, TraceContext};
@@ -19,6 +18,7 @@ use opm_telemetry::{ModelCallOutcome, ModelCallStart, ModelSpan, TraceContext};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::wire::WireError;
 
 /// Header a client may send to bound the whole call (retries and fallbacks included), in ms.
 pub const TIMEOUT_HEADER: &str = "x-opm-timeout-ms";
@@ -48,40 +48,16 @@ pub struct Prepared {
     pub include_usage: bool,
 }
 
-/// Either failure a gateway route can meet before or during the upstream call.
-#[derive(Debug)]
-pub enum FlowError {
-    Api(ApiError),
-    Gateway(GatewayError),
-}
-
-impl From<ApiError> for FlowError {
-    fn from(error: ApiError) -> Self {
-        FlowError::Api(error)
-    }
-}
-
-impl From<GatewayError> for FlowError {
-    fn from(error: GatewayError) -> Self {
-        FlowError::Gateway(error)
-    }
-}
-
-impl From<opm_registry::RegistryError> for FlowError {
-    fn from(error: opm_registry::RegistryError) -> Self {
-        FlowError::Api(error.into())
-    }
-}
-
 /// Resolves and renders the referenced prompt (if any; a split label picks its arm by `sticky_key`,
-/// or at random) and builds the gateway request.
+/// or at random) and builds the gateway request: the version's model configuration decides the
+/// targets and parameters (`opm_gateway::prompt_request`), the client's deadline bounds the call.
 pub async fn prepare(
     state: &AppState,
     caller: &Caller,
     ingress: IngressRequest,
     timeout_ms: Option<u64>,
     sticky_key: Option<&str>,
-) -> Result<Prepared, FlowError> {
+) -> Result<Prepared, WireError> {
     let deadline = tokio::time::Instant::now() + timeout_ms.map(Duration::from_millis).unwrap_or(DEFAULT_DEADLINE);
     let requested_model = ingress.model.clone();
     let (stream, include_usage) = (ingress.stream, ingress.include_usage);
@@ -108,49 +84,15 @@ pub async fn prepare(
         resolved.label.as_ref().map(|l| l.name.as_str()),
         rendered.assignment.as_ref(),
     );
-    let mut messages = match &rendered.body {
-        RenderedBody::Chat { messages } => messages
-            .iter()
-            .map(|message| {
-                let role = Role::parse(&message.role).ok_or_else(|| {
-                    ApiError::invalid("invalid_content", format!("role `{}` cannot be sent to a model", message.role))
-                })?;
-                Ok(ChatMessage::new(role, message.content.clone()))
-            })
-            .collect::<Result<Vec<_>, ApiError>>()?,
-        RenderedBody::Text { text } => vec![ChatMessage::user(text.clone())],
-    };
-    let model = version.content.model.clone().unwrap_or_default();
-    let (Some(provider), Some(model_name)) = (model.provider.clone(), model.model.clone()) else {
-        return Err(ApiError::invalid(
-            "prompt_has_no_model",
-            format!("prompt `{name}` version {} has no `model.provider` and `model.model` to run on", version.version),
-        )
-        .into());
-    };
-    let mut targets = vec![ModelTarget::new(provider, model_name)];
-    targets.extend(model.fallbacks.iter().map(|f| ModelTarget::new(f.provider.clone(), f.model.clone())));
-    let params = ChatParams::from_parameters(&model.parameters)?;
+    let mut request =
+        prompt_request(name.as_str(), version.version, &rendered.body, version.content.model.as_ref(), ingress)?;
+    request.deadline = Some(deadline);
     let prompt = PromptUsed {
         name: name.clone(),
         version: version.version,
         label: resolved.label.as_ref().map(|label| label.name.to_string()),
         assignment: rendered.assignment,
         arm: crate::convert::arm(resolved, rendered.assignment.as_ref()),
-    };
-    let tools = ingress.tools.clone().or(model.tools.clone());
-    let response_format = ingress.response_format.clone().or(model.response_format.clone());
-    let tool_choice = ingress.tool_choice.clone();
-    messages.extend(ingress.messages);
-    let request = ChatRequest {
-        targets,
-        messages,
-        params: params.overlay(ingress.params),
-        tools,
-        tool_choice,
-        response_format,
-        deadline: Some(deadline),
-        traceparent: None,
     };
     Ok(Prepared { request, prompt: Some(prompt), requested_model, stream, include_usage })
 }

@@ -95,6 +95,12 @@ pub const CATALOGUE: &[(&str, Kind, &str)] = &[
         Kind::Counter,
         "Webhook deliveries by outcome: delivered, failed (gave up after retries), dropped (queue full), retried.",
     ),
+    ("opm_cache_entries", Kind::Gauge, "Resolved prompt versions held by the resolve cache."),
+    ("opm_cache_bytes", Kind::Gauge, "Estimated bytes held by the resolve cache (its budget is opm_cache_max_bytes)."),
+    ("opm_cache_max_bytes", Kind::Gauge, "The resolve cache's byte budget (`[cache] max_bytes`)."),
+    ("opm_cache_hits_total", Kind::Counter, "Resolve cache lookups answered from memory."),
+    ("opm_cache_misses_total", Kind::Counter, "Resolve cache lookups that loaded from the store."),
+    ("opm_cache_evictions_total", Kind::Counter, "Entries evicted to keep the resolve cache within its budget."),
     ("opm_recorder_queue_depth", Kind::Gauge, "Generation records waiting to be written to the store."),
     ("opm_recorder_queue_capacity", Kind::Gauge, "Capacity of the generation record queue."),
     (
@@ -408,6 +414,17 @@ impl Metrics {
         for (provider, count) in counts {
             self.counter("opm_gateway_retries_total", vec![Label::new("provider", provider.clone())]).absolute(*count);
         }
+    }
+
+    /// Publishes the resolve cache's size and counters.
+    pub fn cache(&self, stats: &opm_registry::CacheStats) {
+        let gauge = |name: &'static str, value: usize| self.gauge(name, Vec::new()).set(value as f64);
+        gauge("opm_cache_entries", stats.entries);
+        gauge("opm_cache_bytes", stats.bytes);
+        gauge("opm_cache_max_bytes", stats.max_bytes);
+        self.counter("opm_cache_hits_total", Vec::new()).absolute(stats.hits);
+        self.counter("opm_cache_misses_total", Vec::new()).absolute(stats.misses);
+        self.counter("opm_cache_evictions_total", Vec::new()).absolute(stats.evictions);
     }
 
     /// Publishes the circuit-breaker state of every provider.

@@ -209,23 +209,8 @@ pub(crate) fn usage_json(usage: &crate::Usage) -> Value {
     })
 }
 
-/// The status and `{"type": "error", "error": {"type", "message"}}` body for `error`; an overloaded
-/// upstream (529) is passed on as 529, other statuses as [`GatewayError::http_status`] says.
-pub fn error_json(error: &GatewayError) -> (u16, Value) {
-    let status = if error.upstream_status() == Some(529) { 529 } else { error.http_status() };
-    (status, json!({ "type": "error", "error": { "type": error_type(status), "message": error.to_string() } }))
-}
-
-/// Anthropic's error `type` for a status.
-pub(crate) fn error_type(status: u16) -> &'static str {
-    match status {
-        401 => "authentication_error",
-        403 => "permission_error",
-        404 => "not_found_error",
-        413 => "request_too_large",
-        429 => "rate_limit_error",
-        503 | 529 => "overloaded_error",
-        400..=499 => "invalid_request_error",
-        _ => "api_error",
-    }
+/// Anthropic's error body, `{"type": "error", "error": {"type", "message"}}`. Which `type` (and so
+/// which status) an error gets is the server's one decision, not the encoder's.
+pub fn error_body(error_type: &str, message: &str) -> Value {
+    json!({ "type": "error", "error": { "type": error_type, "message": message } })
 }

@@ -5,8 +5,8 @@
 
 use serde_json::{Value, json};
 
-use super::anthropic::{error_json, usage_json};
-use crate::{GatewayError, StreamEvent, Usage};
+use super::anthropic::usage_json;
+use crate::{StreamEvent, Usage};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Block {
@@ -86,9 +86,9 @@ impl StreamEncoder {
     }
 
     /// The `error` event for a failure in the middle of the stream.
-    pub fn error(&mut self, error: &GatewayError) -> String {
+    pub fn error(&mut self, body: &Value) -> String {
         self.finished = true;
-        frame("error", &error_json(error).1)
+        frame("error", body)
     }
 
     fn start(&mut self, id: &str, out: &mut String) {

@@ -187,18 +187,8 @@ pub(crate) fn openai_usage(usage: &Usage) -> Option<Value> {
     Some(json)
 }
 
-/// The status and `{"error": {"message", "type", "param", "code"}}` body for `error`.
-pub fn error_json(error: &GatewayError) -> (u16, Value) {
-    let status = error.http_status();
-    let kind = match status {
-        400 | 404 | 409 | 413 | 422 => "invalid_request_error",
-        401 => "authentication_error",
-        403 => "permission_error",
-        429 => "rate_limit_error",
-        _ => "api_error",
-    };
-    (
-        status,
-        json!({ "error": { "message": error.to_string(), "type": kind, "param": error.param(), "code": error.code() } }),
-    )
+/// OpenAI's error body, `{"error": {"message", "type", "param", "code"}}`. Which `type` (and so
+/// which status) an error gets is the server's one decision, not the encoder's.
+pub fn error_body(error_type: &str, message: &str, param: Option<&str>, code: &str) -> Value {
+    json!({ "error": { "message": message, "type": error_type, "param": param, "code": code } })
 }

@@ -3,9 +3,9 @@
 
 use serde_json::{Value, json};
 
-use super::openai::{error_json, openai_usage};
+use super::openai::openai_usage;
 use super::unix_now;
-use crate::{GatewayError, StreamEvent};
+use crate::StreamEvent;
 
 /// Turns [`StreamEvent`]s into `data: …\n\n` frames for one response.
 #[derive(Debug, Clone)]
@@ -93,9 +93,9 @@ impl StreamEncoder {
     }
 
     /// The frame for a failure in the middle of the stream (OpenAI sends an `error` object, then closes).
-    pub fn error(&mut self, error: &GatewayError) -> String {
+    pub fn error(&mut self, body: &Value) -> String {
         self.finished = true;
-        frame(&error_json(error).1)
+        frame(body)
     }
 
     fn ensure_role(&mut self, out: &mut String) {

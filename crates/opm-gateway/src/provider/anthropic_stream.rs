@@ -244,7 +244,7 @@ mod tests {
             .feed("error", r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#)
             .unwrap_err();
         assert_eq!(error.upstream_status(), Some(529));
-        assert_eq!(error.http_status(), 503);
+        assert_eq!(error.kind(), opm_core::ErrorKind::Unavailable);
         assert_eq!(parser.end().unwrap_err().code(), "upstream_unavailable");
         let mut parser = AnthropicStreamParser::new("anthropic");
         assert_eq!(parser.feed("content_block_delta", "{\"type\":").unwrap_err().code(), "upstream_bad_response");

@@ -1,6 +1,7 @@
 //! Plain (non-streamed) calls through both wire formats: text, usage with cached tokens, unknown
 //! usage, cost, tool calls both ways, length limits, auth failures, malformed answers.
 
+use opm_core::ErrorKind;
 use opm_gateway::{ChatMessage, FinishReason, GatewayError, Price, ProviderKind, Usage};
 
 use crate::support::{
@@ -130,7 +131,10 @@ async fn auth_failures_are_not_retried_and_name_the_provider() {
     provider.headers.insert("authorization".into(), "Bearer wrong".into());
     let gateway = gateway(vec![("openai", provider)]);
     let error = gateway.chat(request(&["openai/gpt-4o"], USER)).await.unwrap_err();
-    assert_eq!((error.code(), error.http_status(), error.upstream_status()), ("upstream_auth", 502, Some(401)));
+    assert_eq!(
+        (error.code(), error.kind(), error.upstream_status()),
+        ("upstream_auth", ErrorKind::UpstreamFailed, Some(401))
+    );
     assert!(error.to_string().contains("provider `openai`"), "{error}");
     assert!(!error.to_string().contains("wrong"), "{error}");
     assert_eq!(server.request_count(COUNTER), 1);
@@ -159,11 +163,11 @@ async fn malformed_answers_are_bad_responses() {
     for target in ["openai/gpt-4o", "claude/claude-haiku-4-5"] {
         let error = gateway.chat(request(&[target], USER)).await.unwrap_err();
         assert_eq!(error.code(), "upstream_bad_response", "{target}: {error}");
-        assert_eq!(error.http_status(), 502);
+        assert_eq!(error.kind(), ErrorKind::UpstreamFailed);
     }
     assert_eq!(server.request_count(COUNTER), 2, "bad responses are not retried");
     let error: GatewayError = gateway.chat(request(&["nowhere/x"], USER)).await.unwrap_err();
-    assert_eq!((error.code(), error.http_status()), ("unknown_provider", 400));
+    assert_eq!((error.code(), error.kind()), ("unknown_provider", ErrorKind::Malformed));
     let error = gateway.chat(request(&[], USER)).await.unwrap_err();
     assert_eq!(error.code(), "invalid_request");
 }

@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use opm_gateway::ingress::anthropic::{StreamEncoder, error_json, parse_request, response_json};
-use opm_gateway::{ChatMessage, ChatResponse, FinishReason, GatewayError, StreamEvent, ToolCall, Usage};
+use opm_gateway::ingress::anthropic::{StreamEncoder, error_body, parse_request, response_json};
+use opm_gateway::{ChatMessage, ChatResponse, FinishReason, StreamEvent, ToolCall, Usage};
 use serde_json::{Value, json};
 
 /// Splits SSE text into (event name, data JSON) pairs, checking that each frame names its event.
@@ -201,49 +201,14 @@ fn stream_encoder_golden() {
     assert_eq!(encoder.encode(&StreamEvent::TextDelta("late".into())), "");
     let mut encoder = StreamEncoder::new("m");
     encoder.encode(&events[0]);
-    let failure = encoder.error(&GatewayError::Unavailable {
-        provider: "claude".into(),
-        status: Some(529),
-        message: "busy".into(),
-    });
+    let failure = encoder.error(&error_body("overloaded_error", "busy"));
     let frames = named_frames(&failure);
     assert_eq!(frames[0].0, "error");
     assert_eq!(frames[0].1["error"]["type"], "overloaded_error");
 }
 
 #[test]
-fn error_shapes_per_status() {
-    let provider = || "claude".to_owned();
-    for (error, status, kind) in [
-        (GatewayError::invalid("bad"), 400, "invalid_request_error"),
-        (
-            GatewayError::RateLimited { provider: provider(), status: 429, retry_after: None, message: "slow".into() },
-            429,
-            "rate_limit_error",
-        ),
-        (
-            GatewayError::Unavailable { provider: provider(), status: Some(529), message: "busy".into() },
-            529,
-            "overloaded_error",
-        ),
-        (
-            GatewayError::Unavailable { provider: provider(), status: Some(503), message: "busy".into() },
-            503,
-            "overloaded_error",
-        ),
-        (GatewayError::BreakerOpen { provider: provider() }, 503, "overloaded_error"),
-        (GatewayError::Unavailable { provider: provider(), status: None, message: "reset".into() }, 502, "api_error"),
-        (
-            GatewayError::Upstream { provider: provider(), status: 404, message: "no model".into() },
-            404,
-            "not_found_error",
-        ),
-        (GatewayError::Upstream { provider: provider(), status: 413, message: "big".into() }, 413, "request_too_large"),
-        (GatewayError::DeadlineExceeded { provider: None }, 504, "api_error"),
-    ] {
-        let (got_status, body) = error_json(&error);
-        assert_eq!((got_status, body["type"].as_str()), (status, Some("error")), "{error}");
-        assert_eq!(body["error"]["type"], kind, "{error}");
-        assert_eq!(body["error"]["message"], error.to_string());
-    }
+fn error_body_shape() {
+    let body = error_body("overloaded_error", "busy");
+    assert_eq!(body, json!({"type": "error", "error": {"type": "overloaded_error", "message": "busy"}}));
 }

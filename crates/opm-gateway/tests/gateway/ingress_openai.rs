@@ -3,11 +3,8 @@
 
 use std::time::Duration;
 
-use opm_gateway::ingress::openai::{StreamEncoder, error_json, parse_request, response_json};
-use opm_gateway::{
-    ChatMessage, ChatResponse, FinishReason, GatewayError, ModelTarget, Role, StreamEvent, TimeoutPhase, ToolCall,
-    Usage,
-};
+use opm_gateway::ingress::openai::{StreamEncoder, error_body, parse_request, response_json};
+use opm_gateway::{ChatMessage, ChatResponse, FinishReason, ModelTarget, Role, StreamEvent, ToolCall, Usage};
 use serde_json::{Value, json};
 
 /// Splits SSE text into its `data:` payloads as JSON (`[DONE]` as a string).
@@ -125,7 +122,7 @@ fn rejects_bad_requests_naming_the_parameter() {
     ] {
         let error = parse_request(&body).unwrap_err();
         assert_eq!(error.param(), Some(param), "{body}: {error}");
-        assert_eq!(error_json(&error).0, 400);
+        assert_eq!(error.kind(), opm_core::ErrorKind::Malformed);
     }
     assert!(parse_request(&json!([1])).is_err());
 }
@@ -246,71 +243,17 @@ fn stream_encoder_golden_with_and_without_usage() {
     }
     let mut encoder = StreamEncoder::new("m", false);
     let start = encoder.encode(&events()[0]);
-    let failure =
-        encoder.error(&GatewayError::Unavailable { provider: "openai".into(), status: None, message: "reset".into() });
+    let failure = encoder.error(&error_body("api_error", "reset", None, "upstream_unavailable"));
     assert_eq!(data_frames(&start).len(), 1);
     assert_eq!(data_frames(&failure)[0]["error"]["code"], "upstream_unavailable");
 }
 
 #[test]
-fn error_shapes_per_status() {
-    let provider = || "openai".to_owned();
-    for (error, status, kind, code) in [
-        (
-            GatewayError::invalid_param("messages", "`messages` is required"),
-            400,
-            "invalid_request_error",
-            "invalid_request",
-        ),
-        (GatewayError::UnknownProvider { provider: provider() }, 400, "invalid_request_error", "unknown_provider"),
-        (
-            GatewayError::RateLimited { provider: provider(), status: 429, retry_after: None, message: "slow".into() },
-            429,
-            "rate_limit_error",
-            "upstream_rate_limited",
-        ),
-        (
-            GatewayError::Unavailable { provider: provider(), status: Some(500), message: "x".into() },
-            502,
-            "api_error",
-            "upstream_unavailable",
-        ),
-        (
-            GatewayError::Unavailable { provider: provider(), status: Some(503), message: "x".into() },
-            503,
-            "api_error",
-            "upstream_unavailable",
-        ),
-        (
-            GatewayError::Timeout { provider: provider(), phase: TimeoutPhase::FirstByte, limit_ms: 60_000 },
-            504,
-            "api_error",
-            "upstream_timeout",
-        ),
-        (
-            GatewayError::Upstream { provider: provider(), status: 404, message: "no such model".into() },
-            404,
-            "invalid_request_error",
-            "upstream_error",
-        ),
-        (
-            GatewayError::Auth { provider: provider(), status: Some(401), message: "rejected".into() },
-            502,
-            "api_error",
-            "upstream_auth",
-        ),
-        (GatewayError::BreakerOpen { provider: provider() }, 503, "api_error", "breaker_open"),
-        (GatewayError::DeadlineExceeded { provider: None }, 504, "api_error", "deadline_exceeded"),
-    ] {
-        let (got_status, body) = error_json(&error);
-        assert_eq!(got_status, status, "{error}");
-        assert_eq!(body["error"]["type"], kind, "{error}");
-        assert_eq!(body["error"]["code"], code);
-        assert_eq!(body["error"]["message"], error.to_string());
-        let mut keys: Vec<&String> = body["error"].as_object().unwrap().keys().collect();
-        keys.sort();
-        assert_eq!(keys, ["code", "message", "param", "type"]);
-    }
-    let (_, body) = error_json(&GatewayError::invalid_param("messages", "`messages` is required"));
+fn error_body_shape() {
+    let body = error_body("invalid_request_error", "`messages` is required", Some("messages"), "invalid_request");
+    let mut keys: Vec<&String> = body["error"].as_object().unwrap().keys().collect();
+    keys.sort();
+    assert_eq!(keys, ["code", "message", "param", "type"]);
     assert_eq!(body["error"]["param"], "messages");
+    assert_eq!(error_body("api_error", "x", None, "c")["error"]["param"], serde_json::Value::Null);
 }

@@ -1,5 +1,6 @@
 //! Retries, Retry-After, fallbacks, circuit breakers, deadlines and timeouts, counted by the mock.
 
+use opm_core::ErrorKind;
 use std::time::{Duration, Instant};
 
 use opm_gateway::{BreakerPolicy, BreakerState};
@@ -31,8 +32,10 @@ async fn retries_give_up_after_max_attempts() {
     let server = mock().await;
     let gateway = gateway(vec![("openai", openai(&server, "status=500"))]);
     let error = gateway.chat(request(&["openai/gpt-4o"], USER)).await.unwrap_err();
-    assert_eq!((error.code(), error.upstream_status(), error.http_status()), ("upstream_unavailable", Some(500), 502));
-    assert_eq!(error.kind(), opm_core::ErrorKind::Unavailable);
+    assert_eq!(
+        (error.code(), error.upstream_status(), error.kind()),
+        ("upstream_unavailable", Some(500), ErrorKind::UpstreamFailed)
+    );
     assert!(error.to_string().contains("provider `openai` is unavailable"), "{error}");
     assert_eq!(server.request_count(COUNTER), 3);
 }
@@ -42,7 +45,7 @@ async fn client_errors_are_not_retried() {
     let server = mock().await;
     let gateway = gateway(vec![("openai", openai(&server, "status=400"))]);
     let error = gateway.chat(request(&["openai/gpt-4o"], USER)).await.unwrap_err();
-    assert_eq!((error.code(), error.http_status()), ("upstream_error", 400));
+    assert_eq!((error.code(), error.kind()), ("upstream_error", ErrorKind::Malformed));
     assert_eq!(server.request_count(COUNTER), 1);
 }
 
@@ -68,7 +71,7 @@ async fn rate_limits_beyond_the_deadline_end_the_call_with_429() {
     let started = Instant::now();
     let error = gateway.chat(call).await.unwrap_err();
     assert!(started.elapsed() < Duration::from_millis(500));
-    assert_eq!((error.code(), error.http_status()), ("upstream_rate_limited", 429));
+    assert_eq!((error.code(), error.kind()), ("upstream_rate_limited", ErrorKind::RateLimited));
     assert_eq!(error.retry_after(), Some(Duration::from_secs(30)));
     assert_eq!(error.kind(), opm_core::ErrorKind::RateLimited);
     assert_eq!(server.request_count(COUNTER), 1);
@@ -104,7 +107,7 @@ async fn the_breaker_opens_skips_and_closes_after_a_good_probe() {
     let started = Instant::now();
     let error = gateway.chat(request(&["flaky/gpt-4o"], USER)).await.unwrap_err();
     assert!(started.elapsed() < Duration::from_millis(50));
-    assert_eq!((error.code(), error.http_status()), ("breaker_open", 503));
+    assert_eq!((error.code(), error.kind()), ("breaker_open", ErrorKind::Unavailable));
     assert_eq!(error.kind(), opm_core::ErrorKind::Unavailable);
     let response = gateway.chat(request(&["flaky/gpt-4o", "mock/demo"], USER)).await.unwrap();
     assert_eq!((response.fallback_index, response.attempts), (1, 1), "an open breaker skips at once");
@@ -142,7 +145,7 @@ async fn the_deadline_ends_a_slow_call() {
     let started = Instant::now();
     let error = gateway.chat(call).await.unwrap_err();
     let elapsed = started.elapsed();
-    assert_eq!((error.code(), error.http_status()), ("deadline_exceeded", 504));
+    assert_eq!((error.code(), error.kind()), ("deadline_exceeded", ErrorKind::TimedOut));
     assert!(elapsed >= Duration::from_millis(140) && elapsed < Duration::from_millis(500), "{elapsed:?}");
     assert_eq!(server.request_count(COUNTER), 1, "no retry and no fallback past the deadline");
 }
@@ -156,7 +159,7 @@ async fn a_slow_first_byte_times_out_each_attempt() {
     let gateway = gateway(vec![("openai", provider)]);
     let started = Instant::now();
     let error = gateway.chat(request(&["openai/gpt-4o"], USER)).await.unwrap_err();
-    assert_eq!((error.code(), error.http_status()), ("upstream_timeout", 504));
+    assert_eq!((error.code(), error.kind()), ("upstream_timeout", ErrorKind::TimedOut));
     assert!(error.to_string().contains("first byte"), "{error}");
     assert!(started.elapsed() < Duration::from_millis(400));
     assert_eq!(server.request_count(COUNTER), 2);
@@ -169,6 +172,6 @@ async fn an_unreachable_upstream_is_unavailable() {
     drop(listener);
     let gateway = gateway(vec![("gone", compatible(&format!("http://{address}/v1"), ""))]);
     let error = gateway.chat(request(&["gone/model"], USER)).await.unwrap_err();
-    assert_eq!((error.code(), error.http_status()), ("upstream_unavailable", 502));
+    assert_eq!((error.code(), error.kind()), ("upstream_unavailable", ErrorKind::UpstreamFailed));
     assert!(error.to_string().contains("cannot connect"), "{error}");
 }

@@ -2,6 +2,7 @@
 //! failures mid-stream as `Err` items (never retried), retries before the first event, and
 //! cancellation of the upstream when the caller drops the stream.
 
+use opm_core::ErrorKind;
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -106,7 +107,10 @@ async fn in_stream_error_events_and_malformed_chunks_are_error_items() {
     ]);
     let (_, error) = collect(gateway.chat_stream(request(&["claude/claude-haiku-4-5"], USER)).await.unwrap()).await;
     let error = error.unwrap();
-    assert_eq!((error.code(), error.upstream_status(), error.http_status()), ("upstream_unavailable", Some(529), 503));
+    assert_eq!(
+        (error.code(), error.upstream_status(), error.kind()),
+        ("upstream_unavailable", Some(529), ErrorKind::Unavailable)
+    );
     let (events, error) = collect(gateway.chat_stream(request(&["openai/gpt-4o"], USER)).await.unwrap()).await;
     assert_eq!(error.unwrap().code(), "upstream_unavailable");
     assert_eq!(text(&events), "mock");
@@ -137,7 +141,7 @@ async fn a_slow_first_event_times_out_and_is_retried() {
     let gateway = gateway(vec![("claude", provider)]);
     let started = std::time::Instant::now();
     let error = gateway.chat_stream(request(&["claude/claude-haiku-4-5"], USER)).await.unwrap_err();
-    assert_eq!((error.code(), error.http_status()), ("upstream_timeout", 504));
+    assert_eq!((error.code(), error.kind()), ("upstream_timeout", ErrorKind::TimedOut));
     assert!(started.elapsed() < Duration::from_millis(600), "{:?}", started.elapsed());
     assert_eq!(server.request_count(COUNTER), 2);
 }

@@ -1,9 +1,10 @@
 //! Gateway ingress: `POST /v1/chat/completions` (OpenAI-compatible), `POST /v1/messages`
-//! (Anthropic-compatible) and the native `POST /api/v1/prompts/{name}/invoke`. Errors on the
-//! compatible routes are in the client's wire format, so the official SDKs raise the right exception.
+//! (Anthropic-compatible) and the native `POST /api/v1/prompts/{name}/invoke`: each parses its body
+//! into neutral types and runs the one flow (`answer`); errors go through the one mapping in
+//! `wire.rs`, so the official SDKs raise the right exception and `/invoke` answers problem+json.
 
 use std::convert::Infallible;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
@@ -12,25 +13,20 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use futures::StreamExt;
 use opm_api::invoke::{InvokeRequest, InvokeResponse, ToolCallDto, UsageDto};
+use opm_core::ErrorKind;
 use opm_core::auth::Role;
 use opm_gateway::ingress::{self, IngressRequest, PromptRef};
-use opm_gateway::{ChatMessage, GatewayError, GenerationRecord, StreamEvent, duration_ms};
-use serde_json::{Value, json};
+use opm_gateway::{ChatMessage, ChatResponse, GatewayError, GenerationRecord, StreamEvent, duration_ms};
+use serde_json::Value;
 
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, arm_headers, sticky_key};
-use crate::llm::{CallRecord, FlowError, Prepared, TIMEOUT_HEADER, prepare};
+use crate::llm::{CallRecord, Prepared, TIMEOUT_HEADER, prepare};
 use crate::otel::RequestTrace;
+use crate::wire::{Wire, WireError};
 use opm_telemetry::TraceContext;
-
-/// The wire format a route speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Format {
-    OpenAi,
-    Anthropic,
-}
 
 /// OpenAI-compatible chat completions, with managed prompts (`prompt_id` + `prompt_variables`, or
 /// `model: "opm:NAME[@LABEL]"`) or plain routing (`model: "PROVIDER/MODEL"`).
@@ -46,7 +42,7 @@ pub async fn chat_completions(
     headers: HeaderMap,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Response {
-    compatible(state, caller, trace.map(|Extension(trace)| trace.0), headers, body, Format::OpenAi).await
+    compatible(state, caller, trace.map(|Extension(trace)| trace.0), headers, body, Wire::OpenAi).await
 }
 
 /// Anthropic-compatible messages, with the same prompt reference fields.
@@ -62,99 +58,141 @@ pub async fn messages(
     headers: HeaderMap,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Response {
-    compatible(state, caller, trace.map(|Extension(trace)| trace.0), headers, body, Format::Anthropic).await
+    compatible(state, caller, trace.map(|Extension(trace)| trace.0), headers, body, Wire::Anthropic).await
 }
 
+/// The OpenAI and Anthropic routes up to the shared flow: every failure in the route's format.
 async fn compatible(
     state: AppState,
     caller: Result<Caller, ApiError>,
     parent: Option<TraceContext>,
     headers: HeaderMap,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
-    format: Format,
+    wire: Wire,
 ) -> Response {
     let started = Instant::now();
-    let caller = match caller {
-        Ok(caller) => caller,
-        Err(error) => return wire_error(format, FlowError::Api(error)),
+    let parsed = async {
+        let caller = caller?;
+        caller.require(&state, Role::Viewer).await?;
+        let body = body.map_err(|rejection| {
+            let kind = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ErrorKind::TooLarge
+            } else {
+                ErrorKind::Malformed
+            };
+            ApiError::new(kind, "invalid_body", rejection.body_text())
+        })?;
+        let value = serde_json::from_slice::<Value>(&body)
+            .map_err(|e| GatewayError::invalid(format!("the body is not valid JSON: {e}")))?;
+        let ingress = match wire {
+            Wire::Anthropic => ingress::anthropic::parse_request(&value)?,
+            Wire::OpenAi | Wire::Native => ingress::openai::parse_request(&value)?,
+        };
+        let key = sticky_key(None, &headers, ingress.user.as_deref())?.map(str::to_owned);
+        Ok::<_, WireError>((caller, ingress, key))
     };
-    if let Err(error) = caller.require(&state, Role::Viewer).await {
-        return wire_error(format, FlowError::Api(error));
-    }
-    let body = match body {
-        Ok(body) => body,
-        Err(rejection) => {
-            let error = ApiError::invalid("invalid_body", rejection.body_text()).with_status(rejection.status());
-            return wire_error(format, FlowError::Api(error));
+    match parsed.await {
+        Ok((caller, ingress, key)) => {
+            let call = Call { timeout_ms: timeout_ms(&headers), sticky_key: key.as_deref(), started, wire };
+            answer(&state, &caller, ingress, &call, parent.as_ref()).await
         }
-    };
-    let parsed = serde_json::from_slice::<Value>(&body)
-        .map_err(|e| GatewayError::invalid(format!("the body is not valid JSON: {e}")))
-        .and_then(|value| match format {
-            Format::OpenAi => ingress::openai::parse_request(&value),
-            Format::Anthropic => ingress::anthropic::parse_request(&value),
-        });
-    let ingress = match parsed {
-        Ok(ingress) => ingress,
-        Err(error) => return wire_error(format, FlowError::Gateway(error)),
-    };
-    let key = match sticky_key(None, &headers, ingress.user.as_deref()) {
-        Ok(key) => key.map(str::to_owned),
-        Err(error) => return wire_error(format, FlowError::Api(error)),
-    };
-    let call = Call { timeout_ms: timeout_ms(&headers), sticky_key: key.as_deref(), started, format };
-    match run(&state, &caller, ingress, &call, parent.as_ref()).await {
-        Ok(response) => response,
-        Err(error) => wire_error(format, error),
+        Err(error) => error.into_response(wire),
     }
 }
 
-/// What a compatible route knows about a call besides its body.
+/// What a route knows about a call besides its body.
 struct Call<'a> {
     timeout_ms: Option<u64>,
     sticky_key: Option<&'a str>,
     started: Instant,
-    format: Format,
+    wire: Wire,
 }
 
 fn timeout_ms(headers: &HeaderMap) -> Option<u64> {
     headers.get(TIMEOUT_HEADER).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()).filter(|ms| *ms > 0)
 }
 
-async fn run(
+/// The one flow of the three LLM routes: prepare (render the prompt, apply its model
+/// configuration), call the gateway, account for the call, and answer in the route's wire format.
+async fn answer(
     state: &AppState,
     caller: &Caller,
     ingress: IngressRequest,
     call: &Call<'_>,
     parent: Option<&TraceContext>,
-) -> Result<Response, FlowError> {
-    let (started, format) = (call.started, call.format);
-    let mut prepared = prepare(state, caller, ingress, call.timeout_ms, call.sticky_key).await?;
+) -> Response {
+    let (started, wire) = (call.started, call.wire);
+    let mut prepared = match prepare(state, caller, ingress, call.timeout_ms, call.sticky_key).await {
+        Ok(prepared) => prepared,
+        Err(error) => return error.into_response(wire),
+    };
     let id = GenerationRecord::new_id();
     let mut record = CallRecord::start(state, caller, &mut prepared, id.clone(), started, parent);
     if prepared.stream {
-        return stream(state, prepared, record, id, started, format).await;
+        return stream(state, prepared, record, id, started, wire).await;
     }
     let response = match state.gateway.chat(prepared.request.clone()).await {
         Ok(response) => response,
         Err(error) => {
             record.fail(error.code());
-            return Ok(upstream_failure(format, error, &prepared, &id));
+            return upstream_failure(wire, &error, &prepared, &id);
         }
     };
     record.answered_by(&response.provider, &response.model, response.attempts, response.fallback_index);
     let content = state.otel.captures_content().then_some(response.content.as_str());
     record.response(&response.id, Some(response.finish_reason.as_str()), content);
     record.succeed(response.usage, response.cost_usd, response.upstream_latency, None);
-    let body = match format {
-        Format::OpenAi => ingress::openai::response_json(&response, &prepared.requested_model),
-        Format::Anthropic => ingress::anthropic::response_json(&response, &prepared.requested_model),
+    let latency = started.elapsed();
+    let overhead_ms = duration_ms(latency.saturating_sub(response.upstream_latency));
+    let mut http = match wire {
+        Wire::OpenAi => Json(ingress::openai::response_json(&response, &prepared.requested_model)).into_response(),
+        Wire::Anthropic => {
+            Json(ingress::anthropic::response_json(&response, &prepared.requested_model)).into_response()
+        }
+        Wire::Native => Json(invoke_response(&response, &prepared, &id, latency, overhead_ms)).into_response(),
     };
-    let overhead = started.elapsed().saturating_sub(response.upstream_latency);
-    let mut http = Json(body).into_response();
-    opm_headers(http.headers_mut(), &prepared, &id, Some(duration_ms(overhead)));
-    Ok(http)
+    opm_headers(http.headers_mut(), &prepared, &id, Some(overhead_ms));
+    http
 }
+
+/// The native route's answer.
+fn invoke_response(
+    response: &ChatResponse,
+    prepared: &Prepared,
+    id: &str,
+    latency: Duration,
+    overhead_ms: f64,
+) -> InvokeResponse {
+    let prompt = prepared.prompt.as_ref();
+    InvokeResponse {
+        generation_id: id.to_owned(),
+        prompt: prompt.map(|p| p.name.to_string()).unwrap_or_default(),
+        version: prompt.map(|p| p.version).unwrap_or_default(),
+        label: prompt.and_then(|p| p.label.clone()),
+        arm: prompt.and_then(|p| p.arm.clone()),
+        provider: response.provider.clone(),
+        model: response.model.clone(),
+        content: response.content.clone(),
+        tool_calls: response
+            .tool_calls
+            .iter()
+            .map(|c| ToolCallDto { id: c.id.clone(), name: c.name.clone(), arguments: c.arguments.clone() })
+            .collect(),
+        finish_reason: response.finish_reason.as_str().to_owned(),
+        usage: UsageDto {
+            input_tokens: response.usage.input_tokens,
+            output_tokens: response.usage.output_tokens,
+            cached_input_tokens: response.usage.cached_input_tokens,
+        },
+        cost_usd: response.cost_usd,
+        latency_ms: duration_ms(latency),
+        overhead_ms,
+        attempts: response.attempts,
+    }
+}
+
+/// Frames already produced together are written together: at most this many per write.
+const COALESCE_FRAMES: usize = 64;
 
 async fn stream(
     state: &AppState,
@@ -162,63 +200,65 @@ async fn stream(
     mut record: CallRecord,
     id: String,
     started: Instant,
-    format: Format,
-) -> Result<Response, FlowError> {
+    wire: Wire,
+) -> Response {
     let before_upstream = started.elapsed();
     let chat = match state.gateway.chat_stream(prepared.request.clone()).await {
         Ok(chat) => chat,
         Err(error) => {
             record.fail(error.code());
-            return Ok(upstream_failure(format, error, &prepared, &id));
+            return upstream_failure(wire, &error, &prepared, &id);
         }
     };
     record.answered_by(chat.provider(), chat.model(), chat.attempts(), chat.fallback_index());
-    let mut encoder = Encoder::new(format, &prepared);
+    let mut encoder = Encoder::new(wire, &prepared);
     let mut ended = false;
-    let frames = chat.map(move |item| {
-        let frame = match item {
-            _ if ended => String::new(),
-            Ok(event) => {
-                match &event {
-                    StreamEvent::Start { id, .. } => record.response(id, None, None),
-                    StreamEvent::Finish { finish_reason, usage, cost_usd, upstream_latency, ttft } => {
-                        record.finish_reason(finish_reason.as_str());
-                        record.succeed(*usage, *cost_usd, *upstream_latency, *ttft);
-                        ended = true;
-                    }
-                    _ => {}
+    let frames = chat.map(move |item| match item {
+        _ if ended => String::new(),
+        Ok(event) => {
+            match &event {
+                StreamEvent::Start { id, .. } => record.response(id, None, None),
+                StreamEvent::Finish { finish_reason, usage, cost_usd, upstream_latency, ttft } => {
+                    record.finish_reason(finish_reason.as_str());
+                    record.succeed(*usage, *cost_usd, *upstream_latency, *ttft);
+                    ended = true;
                 }
-                encoder.encode(&event)
+                _ => {}
             }
-            Err(error) => {
-                tracing::warn!(%error, "upstream stream failed");
-                record.fail(error.code());
-                ended = true;
-                encoder.error(&error)
-            }
-        };
-        Ok::<Bytes, Infallible>(Bytes::from(frame))
+            encoder.encode(&event)
+        }
+        Err(error) => {
+            tracing::warn!(%error, "upstream stream failed");
+            record.fail(error.code());
+            ended = true;
+            encoder.error(&WireError::from(&error).vendor_body(wire))
+        }
     });
-    let mut response = Response::new(Body::from_stream(frames));
+    // Events the upstream delivered in one read leave in one write (one `writev` instead of one per
+    // event); `ready_chunks` never waits for more, so no event is held back.
+    let writes =
+        frames.ready_chunks(COALESCE_FRAMES).map(|frames| Ok::<Bytes, Infallible>(Bytes::from(frames.concat())));
+    let mut response = Response::new(Body::from_stream(writes));
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     opm_headers(headers, &prepared, &id, Some(duration_ms(before_upstream)));
-    Ok(response)
+    response
 }
 
+/// The stream encoder of a wire format (the native route streams OpenAI chunks).
 enum Encoder {
     OpenAi(ingress::openai::StreamEncoder),
     Anthropic(ingress::anthropic::StreamEncoder),
 }
 
 impl Encoder {
-    fn new(format: Format, prepared: &Prepared) -> Self {
-        match format {
-            Format::OpenAi => {
+    fn new(wire: Wire, prepared: &Prepared) -> Self {
+        match wire {
+            Wire::OpenAi | Wire::Native => {
                 Encoder::OpenAi(ingress::openai::StreamEncoder::new(&prepared.requested_model, prepared.include_usage))
             }
-            Format::Anthropic => Encoder::Anthropic(ingress::anthropic::StreamEncoder::new(&prepared.requested_model)),
+            Wire::Anthropic => Encoder::Anthropic(ingress::anthropic::StreamEncoder::new(&prepared.requested_model)),
         }
     }
 
@@ -229,10 +269,10 @@ impl Encoder {
         }
     }
 
-    fn error(&mut self, error: &GatewayError) -> String {
+    fn error(&mut self, body: &Value) -> String {
         match self {
-            Encoder::OpenAi(encoder) => encoder.error(error),
-            Encoder::Anthropic(encoder) => encoder.error(error),
+            Encoder::OpenAi(encoder) => encoder.error(body),
+            Encoder::Anthropic(encoder) => encoder.error(body),
         }
     }
 }
@@ -260,45 +300,9 @@ fn opm_headers(headers: &mut HeaderMap, prepared: &Prepared, id: &str, overhead_
 
 /// An upstream failure in the route's wire format, still saying which prompt version (and arm)
 /// the call used and its generation id.
-fn upstream_failure(format: Format, error: GatewayError, prepared: &Prepared, id: &str) -> Response {
-    let mut response = wire_error(format, FlowError::Gateway(error));
+fn upstream_failure(wire: Wire, error: &GatewayError, prepared: &Prepared, id: &str) -> Response {
+    let mut response = WireError::from(error).into_response(wire);
     opm_headers(response.headers_mut(), prepared, id, None);
-    response
-}
-
-/// An error in the route's wire format.
-fn wire_error(format: Format, error: FlowError) -> Response {
-    let (status, body) = match (&error, format) {
-        (FlowError::Gateway(error), Format::OpenAi) => ingress::openai::error_json(error),
-        (FlowError::Gateway(error), Format::Anthropic) => ingress::anthropic::error_json(error),
-        (FlowError::Api(error), _) => {
-            let status = error.status_code();
-            let kind = match (status.as_u16(), format) {
-                (401, _) => "authentication_error",
-                (403, _) => "permission_error",
-                (404, _) => "not_found_error",
-                (413, Format::Anthropic) => "request_too_large",
-                (429, _) => "rate_limit_error",
-                (500..=599, _) => "api_error",
-                _ => "invalid_request_error",
-            };
-            let body = match format {
-                Format::OpenAi => {
-                    json!({"error": {"message": error.detail, "type": kind, "param": null, "code": error.code}})
-                }
-                Format::Anthropic => json!({"type": "error", "error": {"type": kind, "message": error.detail}}),
-            };
-            (status.as_u16(), body)
-        }
-    };
-    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
-    let mut response = (status, Json(body)).into_response();
-    if let FlowError::Gateway(error) = &error
-        && let Some(retry_after) = error.retry_after()
-        && let Ok(value) = HeaderValue::from_str(&retry_after.as_secs().max(1).to_string())
-    {
-        response.headers_mut().insert(header::RETRY_AFTER, value);
-    }
     response
 }
 
@@ -327,6 +331,7 @@ pub async fn invoke(
                 .ok_or_else(|| ApiError::invalid("invalid_body", format!("unknown message role `{}`", m.role)))
         })
         .collect::<Result<Vec<_>, _>>()?;
+    let key = sticky_key(request.key.as_deref(), &headers, None)?.map(str::to_owned);
     let ingress = IngressRequest {
         model: format!("opm:{name}"),
         messages,
@@ -338,70 +343,13 @@ pub async fn invoke(
         include_usage: true,
         user: None,
         prompt_ref: Some(PromptRef {
-            name: name.clone(),
-            label: request.label.clone(),
+            name,
+            label: request.label,
             version: request.version,
-            variables: request.variables.clone(),
+            variables: request.variables,
         }),
     };
-    let native = |error: FlowError| match error {
-        FlowError::Api(error) => error,
-        FlowError::Gateway(error) => gateway_problem(&error),
-    };
-    let key = sticky_key(request.key.as_deref(), &headers, None)?;
-    let mut prepared = prepare(&state, &caller, ingress, timeout_ms(&headers), key).await.map_err(native)?;
-    let id = GenerationRecord::new_id();
+    let call = Call { timeout_ms: timeout_ms(&headers), sticky_key: key.as_deref(), started, wire: Wire::Native };
     let parent = trace.map(|Extension(trace)| trace.0);
-    let mut record = CallRecord::start(&state, &caller, &mut prepared, id.clone(), started, parent.as_ref());
-    if prepared.stream {
-        return stream(&state, prepared, record, id, started, Format::OpenAi).await.map_err(native);
-    }
-    let response = match state.gateway.chat(prepared.request.clone()).await {
-        Ok(response) => response,
-        Err(error) => {
-            record.fail(error.code());
-            return Err(gateway_problem(&error));
-        }
-    };
-    record.answered_by(&response.provider, &response.model, response.attempts, response.fallback_index);
-    let content = state.otel.captures_content().then_some(response.content.as_str());
-    record.response(&response.id, Some(response.finish_reason.as_str()), content);
-    record.succeed(response.usage, response.cost_usd, response.upstream_latency, None);
-    let latency = started.elapsed();
-    let overhead_ms = duration_ms(latency.saturating_sub(response.upstream_latency));
-    let prompt = prepared.prompt.as_ref();
-    let body = InvokeResponse {
-        generation_id: id.clone(),
-        prompt: name,
-        version: prompt.map(|p| p.version).unwrap_or_default(),
-        label: prompt.and_then(|p| p.label.clone()),
-        arm: prompt.and_then(|p| p.arm.clone()),
-        provider: response.provider.clone(),
-        model: response.model.clone(),
-        content: response.content.clone(),
-        tool_calls: response
-            .tool_calls
-            .iter()
-            .map(|c| ToolCallDto { id: c.id.clone(), name: c.name.clone(), arguments: c.arguments.clone() })
-            .collect(),
-        finish_reason: response.finish_reason.as_str().to_owned(),
-        usage: UsageDto {
-            input_tokens: response.usage.input_tokens,
-            output_tokens: response.usage.output_tokens,
-            cached_input_tokens: response.usage.cached_input_tokens,
-        },
-        cost_usd: response.cost_usd,
-        latency_ms: duration_ms(latency),
-        overhead_ms,
-        attempts: response.attempts,
-    };
-    let mut http = Json(body).into_response();
-    opm_headers(http.headers_mut(), &prepared, &id, Some(overhead_ms));
-    Ok(http)
-}
-
-/// A gateway failure as a problem document for the native API.
-fn gateway_problem(error: &GatewayError) -> ApiError {
-    let status = StatusCode::from_u16(error.http_status()).unwrap_or(StatusCode::BAD_GATEWAY);
-    ApiError::new(error.kind(), error.code(), error.to_string()).with_status(status)
+    Ok(answer(&state, &caller, ingress, &call, parent.as_ref()).await)
 }

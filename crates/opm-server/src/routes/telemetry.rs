@@ -34,6 +34,7 @@ pub const MAX_COMMENT_CHARS: usize = 4096;
 pub async fn metrics(State(state): State<AppState>) -> Response {
     state.metrics.breakers(&state.gateway.breaker_states());
     state.metrics.retries(&state.gateway.retry_counts());
+    state.metrics.cache(&state.registry.cache_stats());
     let mut response = state.metrics.render().into_response();
     response
         .headers_mut()
