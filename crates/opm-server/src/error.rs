@@ -115,6 +115,7 @@ impl From<RegistryError> for ApiError {
         match error {
             RegistryError::Core(error) => error.into(),
             RegistryError::Store(error) => error.into(),
+            other => Self::new(other.kind(), other.code(), other.to_string()),
         }
     }
 }
