@@ -148,8 +148,9 @@ pub struct ApplyArgs {
     /// Point this label at each applied version.
     #[arg(long, requires = "reason", value_name = "LABEL")]
     pub label: Option<String>,
-    /// Why the label moves (recorded in its history).
-    #[arg(long, requires = "label", value_name = "TEXT")]
+    /// Why the label moves (recorded in its history); also the message of a new version whose
+    /// file repeats the `message:` of the version it replaces.
+    #[arg(long, value_name = "TEXT")]
     pub reason: Option<String>,
 }
 
@@ -385,8 +386,9 @@ mod tests {
     }
 
     #[test]
-    fn label_and_reason_go_together() {
+    fn a_label_needs_a_reason_and_a_reason_stands_alone() {
         assert!(Cli::try_parse_from(["opm", "apply", "-f", "x", "--label", "production"]).is_err());
         assert!(Cli::try_parse_from(["opm", "apply", "-f", "x", "--label", "p", "--reason", "r"]).is_ok());
+        assert!(Cli::try_parse_from(["opm", "apply", "-f", "x", "--reason", "r"]).is_ok());
     }
 }
