@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use chrono::Utc;
 use opm_core::audit::{AuditRecord, action};
 use opm_core::auth::{ApiKey, Role};
 use opm_core::names::ProjectName;
@@ -31,12 +30,14 @@ pub struct Caller {
     pub project: ProjectName,
     pub request_id: Option<String>,
     pub path: String,
+    /// The registry's clock, which stamps this caller's changes.
+    pub clock: Arc<opm_registry::Clock>,
 }
 
 impl Caller {
-    /// The audit context for mutations made by this caller.
+    /// The audit context for mutations made by this caller, stamped now by the registry's clock.
     pub fn context(&self) -> MutationContext {
-        MutationContext { actor: self.actor(), request_id: self.request_id.clone() }
+        MutationContext { actor: self.actor(), request_id: self.request_id.clone(), at: self.clock.now() }
     }
 
     /// The caller as an audit actor.
@@ -84,7 +85,7 @@ async fn record_denial(
     request_id: Option<String>,
 ) {
     let record = AuditRecord {
-        at: opm_store_now(),
+        at: state.registry.clock().now(),
         actor: actor.unwrap_or_else(|| Actor::system("anonymous")),
         action: action::AUTH_DENIED.to_owned(),
         project: project.to_owned(),
@@ -97,11 +98,6 @@ async fn record_denial(
     if let Err(error) = state.registry.store().append_audit(record).await {
         tracing::error!(%error, "could not record an authorization failure in the audit trail");
     }
-}
-
-fn opm_store_now() -> chrono::DateTime<Utc> {
-    let now = Utc::now();
-    chrono::DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now)
 }
 
 impl FromRequestParts<AppState> for Caller {
@@ -163,7 +159,7 @@ impl FromRequestParts<AppState> for Caller {
             }
             (None, None) => ProjectName::default_project(),
         };
-        Ok(Caller { key, project, request_id, path })
+        Ok(Caller { key, project, request_id, path, clock: state.registry.clock().clone() })
     }
 }
 

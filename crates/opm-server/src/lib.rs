@@ -237,8 +237,13 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServerError> {
         opm_registry::Clock::system()
     };
     let registry = Registry::with_clock(store, Arc::new(clock));
-    match bootstrap_admin_key(registry.store().as_ref(), &config.data_dir, config.bootstrap_admin_key.as_deref())
-        .await?
+    match bootstrap_admin_key(
+        registry.store().as_ref(),
+        &config.data_dir,
+        config.bootstrap_admin_key.as_deref(),
+        registry.clock().now(),
+    )
+    .await?
     {
         BootstrapOutcome::Generated { secret, path } => {
             println!("created the first admin key (shown once, also saved to {}):", path.display());

@@ -49,11 +49,28 @@ pub use sqlite::SqliteStore;
 /// Result alias for store calls.
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// Who is making a change and under which request, recorded in the audit entry.
+/// Who is making a change, under which request and when, recorded in the audit entry.
 #[derive(Debug, Clone)]
 pub struct MutationContext {
     pub actor: Actor,
     pub request_id: Option<String>,
+    /// When the change happens, by the caller's clock (the registry's, adjustable in tests): every
+    /// timestamp the mutation stores (created, updated, revoked, label moved, audited) is this one,
+    /// truncated to microseconds. The store never reads the system clock for them.
+    pub at: DateTime<Utc>,
+}
+
+impl MutationContext {
+    /// A change by `actor` at `at`, outside any request.
+    pub fn new(actor: Actor, at: DateTime<Utc>) -> Self {
+        Self { actor, request_id: None, at }
+    }
+
+    /// [`MutationContext::at`] truncated to the microseconds every backend stores (and the audit
+    /// hash covers).
+    pub(crate) fn stamp(&self) -> DateTime<Utc> {
+        rows::truncate_micros(self.at)
+    }
 }
 
 /// A project (namespace).

@@ -219,12 +219,6 @@ impl AuditRow {
     }
 }
 
-/// Now, truncated to the microseconds every backend stores (and the audit hash covers).
-pub(crate) fn now_micros() -> DateTime<Utc> {
-    let now = Utc::now();
-    DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now)
-}
-
 /// A time truncated to microseconds.
 pub(crate) fn truncate_micros(at: DateTime<Utc>) -> DateTime<Utc> {
     DateTime::from_timestamp_micros(at.timestamp_micros()).unwrap_or(at)

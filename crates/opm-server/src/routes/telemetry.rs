@@ -66,6 +66,7 @@ pub async fn feedback(
         score: request.score,
         comment: request.comment,
         key_id: Some(caller.key.id.clone()),
+        at: state.registry.clock().now(),
     };
     let store = state.registry.store();
     let stored = match store.add_feedback(&new).await {

@@ -6,7 +6,6 @@ use opm_core::prompt::check_text;
 use serde_json::json;
 
 use super::{Backend, Mutation, audit_record};
-use crate::rows::now_micros;
 use crate::{ChangeEvent, MutationContext, NewApiKey, StoreError, StoreResult};
 
 pub(super) async fn create(backend: &impl Backend, new: &NewApiKey, ctx: &MutationContext) -> StoreResult<ApiKey> {
@@ -20,7 +19,7 @@ pub(super) async fn create(backend: &impl Backend, new: &NewApiKey, ctx: &Mutati
     {
         return Err(StoreError::ProjectNotFound(project.to_string()));
     }
-    let at = now_micros();
+    let at = ctx.stamp();
     if !mutation.ops().insert_key(new, at).await? {
         return Err(StoreError::KeyExists(new.id.clone()));
     }
@@ -47,7 +46,7 @@ pub(super) async fn revoke(backend: &impl Backend, id: &str, ctx: &MutationConte
     if key.is_revoked() {
         return Err(StoreError::KeyRevoked(id.to_owned()));
     }
-    let at = now_micros();
+    let at = ctx.stamp();
     mutation.ops().revoke_key(id, at).await?;
     let mut record = audit_record(ctx, at, action::KEY_REVOKE, project_of(&key), format!("key/{id}"));
     record.before = Some(json!({ "revoked": false }));

@@ -12,6 +12,7 @@ mod fixtures;
 mod harness;
 
 mod audit;
+mod clock;
 mod concurrency;
 mod events;
 mod generations;
@@ -101,6 +102,9 @@ conformance! {
     }
     events {
         store: mutations_announce_changes,
+    }
+    clock {
+        store: every_stored_time_is_the_callers,
     }
     generations {
         store: insert_and_get_round_trip,
