@@ -122,6 +122,8 @@ fn run_bash(work: &Path, url: &str, prelude: &str, command: &str, streaming: boo
     // A streaming command runs in the background of the same bash, which stops it after a while:
     // still running is a pass, an early exit passes on its status.
     let body = if streaming {
+        // Without its trailing `# comment`, which would swallow the `&`; `$!` is then the command.
+        let command = command.split(" #").next().unwrap_or(command).trim_end();
         format!(
             "{command} &\npid=$!\nsleep {}\nif kill -0 $pid 2>/dev/null; then kill $pid; wait $pid; exit 0; fi\nwait $pid\n",
             STREAMING_FOR.as_secs()
