@@ -6,7 +6,7 @@
 //! name: support-reply            # required, the prompt's name
 //! description: Answers a ticket  # optional
 //! tags: [support]                # optional
-//! message: tighten the tone      # optional commit message (default "opm apply")
+//! message: tighten the tone      # optional version message (default "opm apply"; see plan.rs on repeats)
 //! type: chat                     # chat | text (inferred from messages/template when left out)
 //! messages:                      # chat: role + Jinja2 content
 //!   - role: system
