@@ -255,7 +255,12 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServerError> {
     let otel = opm_telemetry::Telemetry::init(opm_telemetry::OtelConfig::from_env()?)?;
     let telemetry = file_config.telemetry;
     let state = AppState::new(registry, gateway, otel.clone(), &telemetry.recorder);
-    let retention = retention::spawn(state.registry.store().clone(), state.metrics.clone(), telemetry.retention);
+    let retention = retention::spawn(
+        state.registry.store().clone(),
+        state.metrics.clone(),
+        state.registry.clock().clone(),
+        telemetry.retention,
+    );
     let upkeep = {
         let metrics = state.metrics.clone();
         tokio::spawn(async move {
