@@ -12,6 +12,7 @@ mod fixtures;
 mod harness;
 
 mod audit;
+mod backup;
 mod concurrency;
 mod events;
 mod generations;
