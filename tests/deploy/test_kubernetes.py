@@ -153,3 +153,35 @@ def test_ports_labels_and_disruption_budget_agree(manifests):
     namespaces = {doc.get("metadata", {}).get("namespace") for doc in manifests.values() if doc["kind"] != "Namespace"}
     namespaces.discard(None)  # the Kustomization itself
     assert namespaces == {"opm"}
+
+
+def test_the_built_binary_serves_with_the_config_map(manifests, tmp_path):
+    """With OPM_BIN (scripts/deploy-check.sh sets it when target/debug/opm exists): `opm serve` starts
+    on the ConfigMap's opm.toml with the Deployment's settings (on SQLite and loopback here) and the
+    image's health check passes against it."""
+    import os
+    import subprocess
+
+    binary = os.environ.get("OPM_BIN")
+    if not binary:
+        pytest.skip("OPM_BIN not set: no built opm to start")
+    config = tmp_path / "opm.toml"
+    config.write_text(manifests[("ConfigMap", "opm-config")]["data"]["opm.toml"])
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPM_")}
+    env.update({"OPM_CONFIG": str(config), "OPM_DATA_DIR": str(tmp_path / "data"), "OPM_LOG_FORMAT": "json",
+                "OPM_ADDR": "127.0.0.1:0", "OPM_BOOTSTRAP_ADMIN_KEY": "opm_deploycheck_0123456789abcdef"})
+    server = subprocess.Popen([binary, "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        url = None
+        for line in server.stdout:
+            if line.startswith("opm listening on "):
+                url = line.removeprefix("opm listening on ").strip()
+                break
+        assert url, server.stderr.read()
+        for flags in [[], ["--ready"]]:
+            check = subprocess.run([binary, "healthcheck", "--url", url, "--timeout", "2", *flags],
+                                   capture_output=True, text=True, timeout=30)
+            assert check.returncode == 0, check.stderr
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
