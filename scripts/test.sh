@@ -44,6 +44,10 @@ if [ -d sdk/python/tests ]; then
   sdk_python=$(scripts/sdk-env.sh)
   "$sdk_python" -m pytest sdk/python/tests -q -c sdk/python/tests/pytest.ini
 fi
+# Deployment artefacts (Dockerfile, deploy/kubernetes, the systemd unit): hadolint, kubernetes-validate and
+# systemd-analyze from their own pinned venv (scripts/deploy-check.sh; offline, under a minute).
+cargo build -q -p opm-cli
+scripts/deploy-check.sh
 # Browser tests of the web UI (tests/ui): a real headless Chromium (Debian's chromium and
 # chromium-driver, installed by scripts/chromium.sh) driven with selenium from its own pinned venv.
 # Without the browser they are skipped loudly, or fail with OPM_REQUIRE_BROWSER=1.

@@ -5,8 +5,10 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+mod backup;
 mod rollouts;
 
+pub use backup::{BackupCommand, HealthcheckArgs};
 pub use rollouts::{RolloutActionArgs, RolloutCommand, RolloutPickArgs, RolloutStartArgs, WatchArgs};
 
 /// OPM, the open prompt manager: serve a prompt registry and manage its prompts.
@@ -56,6 +58,12 @@ pub enum Command {
     Serve(ServeArgs),
     /// Create or upgrade the database schema, then exit.
     Migrate(StoreArgs),
+    /// Back up, verify or restore a SQLite database (online: the server may keep running).
+    #[command(subcommand)]
+    Backup(BackupCommand),
+    /// Exit 0 when the server at `--url` answers `/healthz` (or `/readyz`), 1 otherwise: for
+    /// container health checks in images without curl.
+    Healthcheck(HealthcheckArgs),
     /// Make the server match prompt files: plan, then create, publish and relabel what differs.
     Apply(ApplyArgs),
     /// Write every non-archived prompt's latest version to DIR/NAME.yaml.

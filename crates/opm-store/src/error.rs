@@ -42,6 +42,12 @@ pub enum StoreError {
     RolloutConflict { id: i64, expected: i64, actual: i64 },
     #[error("generation `{id}` does not exist in project `{project}`")]
     GenerationNotFound { project: String, id: String },
+    #[error("the backup is not usable: {0}")]
+    BackupInvalid(String),
+    #[error("{0}")]
+    DatabaseExists(String),
+    #[error("{0}")]
+    DatabaseInUse(String),
     #[error("invalid input: {0}")]
     InvalidInput(String),
     #[error(transparent)]
@@ -73,7 +79,10 @@ impl StoreError {
             | StoreError::KeyExists(_)
             | StoreError::LabelTargetChanged { .. }
             | StoreError::RolloutInProgress { .. }
-            | StoreError::RolloutConflict { .. } => ErrorKind::Conflict,
+            | StoreError::RolloutConflict { .. }
+            | StoreError::DatabaseExists(_)
+            | StoreError::DatabaseInUse(_) => ErrorKind::Conflict,
+            StoreError::BackupInvalid(_) => ErrorKind::Invalid,
             StoreError::InvalidInput(_) => ErrorKind::Invalid,
             StoreError::Domain(error) => error.kind(),
             StoreError::Unavailable(_) => ErrorKind::Unavailable,
@@ -104,6 +113,9 @@ impl StoreError {
             // The same code as the core's refused transitions: either way the rollout is not in the
             // state the caller assumed.
             StoreError::RolloutConflict { .. } => "rollout_state_conflict",
+            StoreError::BackupInvalid(_) => "backup_invalid",
+            StoreError::DatabaseExists(_) => "database_exists",
+            StoreError::DatabaseInUse(_) => "database_in_use",
             StoreError::InvalidInput(_) => "invalid_input",
             StoreError::Domain(error) => error.code(),
             StoreError::Unavailable(_) => "store_unavailable",

@@ -24,6 +24,7 @@ use opm_core::prompt::{Actor, Prompt, PromptVersion};
 use opm_core::rollout::Rollout;
 use tokio::sync::broadcast;
 
+pub mod backup;
 mod engine;
 pub mod error;
 mod generations;

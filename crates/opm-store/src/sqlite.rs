@@ -20,7 +20,7 @@ use crate::ops::Ops;
 use crate::session::Session;
 use crate::{ChangeEvent, StoreResult, sql};
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 /// How long a statement waits for another process's lock on the file before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -75,6 +75,18 @@ impl SqliteStore {
             .await?;
         MIGRATOR.run(&pool).await?;
         Ok(Self::from_pools(pool.clone(), pool))
+    }
+
+    /// Closes every connection, waiting until the file is released (dropping the store closes
+    /// them in the background).
+    pub async fn close(&self) {
+        self.writer.close().await;
+        self.reader.close().await;
+    }
+
+    /// A store over a pool of read-only connections (backup verification): reads work, writes fail.
+    pub(crate) fn read_only(pool: SqlitePool) -> SqliteStore {
+        Self::from_pools(pool.clone(), pool)
     }
 
     fn from_pools(writer: SqlitePool, reader: SqlitePool) -> Self {

@@ -3,7 +3,8 @@
 //! PostgreSQL a label move, a rollback or a key revocation on one is visible on the other within a
 //! second (the time is measured and printed); SIGTERM writes out queued generation records; JSON
 //! logs carry request and trace ids; canary rollouts run end to end (`rollouts.rs`); the README's
-//! quick start runs top to bottom (`readme.rs`).
+//! quick start runs top to bottom (`readme.rs`); a backup taken during a write storm restores and
+//! verifies (`backup.rs`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -15,6 +16,7 @@ use opm_api::prompts::{ContentDto, CreateVersionRequest, PromptTypeDto};
 use opm_client::prompts::Selector;
 use opm_client::{Client, ClientConfig};
 
+mod backup;
 mod push;
 mod readme;
 mod rollouts;

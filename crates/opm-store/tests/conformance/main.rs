@@ -12,6 +12,7 @@ mod fixtures;
 mod harness;
 
 mod audit;
+mod backup;
 mod clock;
 mod concurrency;
 mod events;
