@@ -19,12 +19,11 @@ pub struct CreateKeyRequest {
     pub role: String,
     /// The key's project; omit (admin role only) for a global admin key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(nullable = false, min_length = 1, max_length = 64, pattern = r"^[a-z0-9][a-z0-9_.-]{0,63}$")]
+    #[schema(schema_with = crate::names::optional_name)]
     pub project: Option<String>,
     /// When the key stops working (RFC 3339, in the future); omit for a key that never expires.
     /// An expired key is refused with 401 `key_expired`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(nullable = false)]
     pub expires_at: Option<DateTime<Utc>>,
 }
 
@@ -66,6 +65,7 @@ pub struct CreatedKeyDto {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateProjectRequest {
+    #[schema(schema_with = crate::names::name)]
     pub name: String,
 }
 

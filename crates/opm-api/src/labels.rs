@@ -56,7 +56,7 @@ pub struct ArmDto {
 pub struct SetLabelRequest {
     /// The version to point at.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(minimum = 1, nullable = false)]
+    #[schema(minimum = 1)]
     pub version: Option<u32>,
     /// A weighted split instead: arms with shares summing to 100, the stable arm first.
     #[serde(default, skip_serializing_if = "Option::is_none")]

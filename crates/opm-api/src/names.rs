@@ -1,7 +1,10 @@
 //! Schemas of names on the wire: the naming rule of `opm_core::names` (1 to 128 lowercase letters,
 //! digits, `-`, `_` or `.`, starting with a letter or digit), for `schema_with`.
 
-use utoipa::openapi::schema::{ArrayBuilder, Object, ObjectBuilder, Type};
+use utoipa::openapi::schema::{Array, ArrayBuilder, Object, ObjectBuilder, SchemaType, Type};
+
+/// Most tags a prompt may have.
+pub const MAX_TAGS: usize = 32;
 
 /// The naming rule as a JSON Schema pattern.
 pub const NAME_PATTERN: &str = r"^[a-z0-9][a-z0-9_.-]{0,127}$";
@@ -17,7 +20,21 @@ pub fn name() -> Object {
         .build()
 }
 
-/// A list of names (tags).
-pub fn names() -> utoipa::openapi::schema::Array {
-    ArrayBuilder::new().items(name()).build()
+/// A name, or `null` for "not given".
+pub fn optional_name() -> Object {
+    let mut schema = name();
+    schema.schema_type = SchemaType::from_iter([Type::String, Type::Null]);
+    schema
+}
+
+/// A list of names (tags), at most [`MAX_TAGS`].
+pub fn names() -> Array {
+    ArrayBuilder::new().items(name()).max_items(Some(MAX_TAGS)).build()
+}
+
+/// A list of names, or `null` for "leave as it is".
+pub fn optional_names() -> Array {
+    let mut schema = names();
+    schema.schema_type = SchemaType::from_iter([Type::Array, Type::Null]);
+    schema
 }

@@ -31,7 +31,7 @@ pub struct UpdatePromptRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(schema_with = crate::names::names)]
+    #[schema(schema_with = crate::names::optional_names)]
     pub tags: Option<Vec<String>>,
 }
 
@@ -65,6 +65,7 @@ pub enum PromptTypeDto {
 #[serde(deny_unknown_fields)]
 pub struct MessageDto {
     /// `system`, `developer`, `user`, `assistant` or `tool`.
+    #[schema(schema_with = message_role)]
     pub role: String,
     /// A Jinja2 template.
     pub content: String,
@@ -194,4 +195,11 @@ pub struct ResolveDto {
     pub content: ContentDto,
     pub content_hash: String,
     pub created_at: DateTime<Utc>,
+}
+
+fn message_role() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(["system", "developer", "user", "assistant", "tool"]))
+        .build()
 }

@@ -69,6 +69,11 @@ fn apply_to_operation(path: &str, operation: &mut Operation, open: bool, writes:
     } else {
         add_problem(operation, 401, "No key, an unknown, revoked or expired key (`unauthenticated`, `key_expired`)");
         add_problem(operation, 403, "The key's role or project does not allow this (`forbidden`)");
+        add_problem(
+            operation,
+            404,
+            "A prompt, version, label, project, key or generation named in the request does not exist",
+        );
     }
     if path != "/healthz" && path != "/metrics" {
         add_problem(operation, 503, "The database is unavailable; retry shortly");
@@ -84,6 +89,8 @@ fn apply_to_operation(path: &str, operation: &mut Operation, open: bool, writes:
                 has_path = true;
                 if NAME_PARAMETERS.contains(&parameter.name.as_str()) {
                     parameter.schema = Some(name_schema());
+                } else if parameter.name == "version" {
+                    parameter.schema = Some(version_schema());
                 }
             }
             _ => {}
@@ -98,6 +105,7 @@ fn apply_to_operation(path: &str, operation: &mut Operation, open: bool, writes:
     }
     if has_path {
         add_problem(operation, 404, "The named prompt, version, label, key or rollout does not exist");
+        add_problem(operation, 409, "The named prompt is archived (`prompt_archived`): restore it first");
         add_problem(operation, 422, "A path segment breaks its rule (`invalid_name`, `invalid_version`)");
     }
     if let Some(RefOr::T(body)) = operation.request_body.as_ref()
@@ -160,6 +168,18 @@ fn fix_problem_content(response: &mut Response, problem: Content) {
 
 fn name_schema() -> RefOr<Schema> {
     RefOr::T(Schema::Object(opm_api::names::name()))
+}
+
+/// A version number in a path: 1, 2, 3…
+fn version_schema() -> RefOr<Schema> {
+    RefOr::T(Schema::Object(
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .minimum(Some(1))
+            .maximum(Some(u32::MAX))
+            .description(Some("A version number: 1, 2, 3…"))
+            .build(),
+    ))
 }
 
 /// `Problem.code` becomes an enum of the catalogue's codes.

@@ -35,6 +35,7 @@ pub struct AuditQuery {
     /// RFC 3339 time; entries before it.
     pub until: Option<DateTime<Utc>>,
     /// `next_cursor` from the previous page.
+    #[param(minimum = 1)]
     pub cursor: Option<i64>,
     /// Page size (1–500, default 50).
     #[param(minimum = 1, maximum = 500)]

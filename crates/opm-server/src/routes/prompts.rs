@@ -32,7 +32,8 @@ pub struct ListPromptsQuery {
     /// Include archived prompts.
     #[serde(default)]
     pub include_archived: bool,
-    /// `next_cursor` from the previous page.
+    /// `next_cursor` from the previous page (a prompt name).
+    #[param(schema_with = opm_api::names::name)]
     pub cursor: Option<String>,
     /// Page size (1–500, default 50).
     #[param(minimum = 1, maximum = 500)]

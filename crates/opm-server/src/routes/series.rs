@@ -25,6 +25,7 @@ pub const MAX_BUCKETS: u32 = 60;
 #[serde(deny_unknown_fields)]
 pub struct SeriesParams {
     /// How far back from now, e.g. `15m`, `1h` (default), `7d`; 1 minute to 90 days.
+    #[param(pattern = r"^([1-9][0-9]?m|[1-9][0-9]?h|([1-9]|[1-8][0-9]|90)d)$")]
     pub window: Option<String>,
     /// Number of equal buckets (1–60, default 12).
     #[param(minimum = 1, maximum = 60)]

@@ -116,6 +116,7 @@ fn generation_error(error: StoreError) -> ApiError {
 #[serde(deny_unknown_fields)]
 pub struct StatsParams {
     /// How far back from now, e.g. `15m`, `1h` (default), `7d`; 1 minute to 90 days.
+    #[param(pattern = r"^([1-9][0-9]?m|[1-9][0-9]?h|([1-9]|[1-8][0-9]|90)d)$")]
     pub window: Option<String>,
     /// `version` (default), `label`, `model` or `arm`.
     #[param(schema_with = stats_by)]

@@ -23,7 +23,8 @@ use crate::extract::{ApiJson, ApiQuery};
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListVersionsQuery {
-    /// `next_cursor` from the previous page.
+    /// `next_cursor` from the previous page (a version number).
+    #[param(pattern = "^[1-9][0-9]{0,8}$")]
     pub cursor: Option<String>,
     /// Page size (1–500, default 50).
     #[param(minimum = 1, maximum = 500)]

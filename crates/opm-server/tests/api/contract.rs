@@ -97,3 +97,23 @@ async fn parameters_are_where_the_server_reads_them() {
     let revoke = &document["paths"]["/api/v1/keys/{id}"]["delete"]["parameters"];
     assert!(revoke.as_array().unwrap().iter().any(|p| p["name"] == "force" && p["in"] == "query"));
 }
+
+#[tokio::test]
+async fn a_body_that_is_not_an_object_is_refused_and_writes_nothing() {
+    let app = TestApp::new().await;
+    app.publish_text("walk", "hi", serde_json::json!({})).await;
+    // serde would read `[description, tags]` into the struct; the schema says object.
+    for body in [serde_json::json!([null, null]), serde_json::json!("walk"), serde_json::json!(3)] {
+        let reply = app.admin(Method::PATCH, "/api/v1/prompts/walk", Some(body.clone())).await;
+        assert_eq!(
+            (reply.status, reply.body["code"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_body")),
+            "{body}"
+        );
+    }
+    let created = app.admin(Method::POST, "/api/v1/prompts", Some(serde_json::json!(["array-made"]))).await;
+    assert_eq!(created.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(app.admin(Method::GET, "/api/v1/prompts/array-made", None).await.status, StatusCode::NOT_FOUND);
+    let patched = app.admin(Method::PATCH, "/api/v1/prompts/walk", Some(serde_json::json!({"description": "d"}))).await;
+    assert_eq!(patched.status, StatusCode::OK, "{:?}", patched.body);
+}
