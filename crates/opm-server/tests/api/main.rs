@@ -3,8 +3,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod contract;
 mod flow;
 mod gateway;
+mod keys;
 mod langfuse;
 mod mcp;
 mod problems;
