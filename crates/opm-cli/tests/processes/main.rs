@@ -14,6 +14,9 @@ use opm_api::prompts::{ContentDto, CreateVersionRequest, PromptTypeDto};
 use opm_client::prompts::Selector;
 use opm_client::{Client, ClientConfig};
 
+mod faults_common;
+mod faults_crash;
+mod faults_disk;
 mod push;
 mod rollouts;
 mod server;
