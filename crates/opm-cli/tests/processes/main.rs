@@ -17,6 +17,7 @@ use opm_client::{Client, ClientConfig};
 mod faults_common;
 mod faults_crash;
 mod faults_disk;
+mod faults_pg_restart;
 mod push;
 mod rollouts;
 mod server;
