@@ -14,6 +14,7 @@ use opm_api::prompts::{ContentDto, CreateVersionRequest, PromptTypeDto};
 use opm_client::prompts::Selector;
 use opm_client::{Client, ClientConfig};
 
+mod faults_chaos;
 mod faults_common;
 mod faults_crash;
 mod faults_disk;
