@@ -18,6 +18,7 @@ mod faults_chaos;
 mod faults_common;
 mod faults_crash;
 mod faults_disk;
+mod faults_failover;
 mod faults_pg_restart;
 mod push;
 mod rollouts;
