@@ -295,4 +295,6 @@ pub fn dto_to_content(content: &ContentDto) -> anyhow::Result<VersionContent> {
 #[cfg(test)]
 mod import_tests;
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;

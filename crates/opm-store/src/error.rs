@@ -58,6 +58,9 @@ pub enum StoreError {
     Domain(#[from] CoreError),
     #[error("the database is unavailable: {0}")]
     Unavailable(String),
+    /// The database answers reads but cannot write: disk full, a file-size limit, read-only storage.
+    #[error("the database cannot write (disk full or read-only storage): {0}")]
+    NotWritable(String),
     #[error("internal storage error: {0}")]
     Internal(String),
 }
@@ -90,7 +93,7 @@ impl StoreError {
             StoreError::BackupInvalid(_) => ErrorKind::Invalid,
             StoreError::InvalidInput(_) => ErrorKind::Invalid,
             StoreError::Domain(error) => error.kind(),
-            StoreError::Unavailable(_) => ErrorKind::Unavailable,
+            StoreError::Unavailable(_) | StoreError::NotWritable(_) => ErrorKind::Unavailable,
             StoreError::Internal(_) => ErrorKind::Internal,
         }
     }
@@ -125,6 +128,7 @@ impl StoreError {
             StoreError::InvalidInput(_) => "invalid_input",
             StoreError::Domain(error) => error.code(),
             StoreError::Unavailable(_) => "store_unavailable",
+            StoreError::NotWritable(_) => "store_not_writable",
             StoreError::Internal(_) => "internal",
         }
     }
@@ -135,6 +139,9 @@ impl From<sqlx::Error> for StoreError {
         match &error {
             sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => {
                 StoreError::Unavailable(error.to_string())
+            }
+            sqlx::Error::Database(database_error) if is_not_writable_code(database_error.code().as_deref()) => {
+                StoreError::NotWritable(error.to_string())
             }
             sqlx::Error::Database(database_error) if is_unavailable_code(database_error.code().as_deref()) => {
                 StoreError::Unavailable(error.to_string())
@@ -154,6 +161,21 @@ impl From<sqlx::migrate::MigrateError> for StoreError {
             sqlx::migrate::MigrateError::Execute(inner) => StoreError::from(inner),
             other => StoreError::Internal(format!("migration failed: {other}")),
         }
+    }
+}
+
+/// Database error codes that mean "no room or no permission to write": PostgreSQL's disk full
+/// (53100) and read-only transaction (25006, a standby); SQLite's full (13), read-only (8 and its
+/// extended codes) and the write-side I/O errors (write 778, fsync 1034, directory fsync 1290,
+/// truncate 1546: what a full disk or a file-size limit produces).
+fn is_not_writable_code(code: Option<&str>) -> bool {
+    match code {
+        Some("53100" | "25006") => true,
+        Some(sqlstate) if sqlstate.len() == 5 => false,
+        Some(sqlite_code) => sqlite_code
+            .parse::<u32>()
+            .is_ok_and(|code| matches!(code & 0xff, 13 | 8) || matches!(code, 778 | 1034 | 1290 | 1546)),
+        None => false,
     }
 }
 
@@ -192,5 +214,16 @@ mod tests {
         check("23505", false); // unique violation
         check("40001", false); // serialization failure
         assert!(!is_unavailable_code(None));
+    }
+
+    #[test]
+    fn not_writable_codes() {
+        for code in ["13", "8", "264", "1032", "778", "1034", "1290", "1546", "53100", "25006"] {
+            assert!(is_not_writable_code(Some(code)), "{code}");
+        }
+        for code in ["5", "10", "266", "2067", "53300", "08006", "23505"] {
+            assert!(!is_not_writable_code(Some(code)), "{code}");
+        }
+        assert!(!is_not_writable_code(None));
     }
 }

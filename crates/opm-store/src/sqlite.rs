@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Sqlite, Transaction};
+use sqlx::{Connection, Sqlite, Transaction};
 use tokio::sync::broadcast;
 
 use crate::engine::{Backend, WriteTx};
@@ -52,7 +52,20 @@ impl SqliteStore {
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full);
-        let writer = SqlitePoolOptions::new().max_connections(1).connect_with(writer_options).await?;
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .after_release(|conn, _| {
+                Box::pin(async move {
+                    // A COMMIT that failed (disk full, I/O error) leaves sqlx's transaction depth at 1
+                    // after SQLite rolled back by itself: the rollback on drop then fails too and every
+                    // later BEGIN is refused. The ping runs that queued rollback; a connection still in
+                    // a transaction after it is closed, and the pool opens a fresh one.
+                    conn.ping().await?;
+                    Ok(!conn.is_in_transaction())
+                })
+            })
+            .connect_with(writer_options)
+            .await?;
         MIGRATOR.run(&writer).await?;
         // One helper thread for large sorts (generation statistics sort a window of up to millions
         // of rows): about a fifth off their time, at no extra CPU.

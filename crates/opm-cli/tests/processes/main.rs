@@ -17,6 +17,12 @@ use opm_client::prompts::Selector;
 use opm_client::{Client, ClientConfig};
 
 mod backup;
+mod faults_chaos;
+mod faults_common;
+mod faults_crash;
+mod faults_disk;
+mod faults_failover;
+mod faults_pg_restart;
 mod push;
 mod readme;
 mod rollouts;
