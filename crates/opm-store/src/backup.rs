@@ -66,6 +66,7 @@ pub async fn backup(database_url: &str, destination: &Path) -> StoreResult<Backu
         .ok_or_else(|| StoreError::InvalidInput(format!("the backup path {} is not valid UTF-8", partial.display())))?;
     sqlx::query("VACUUM INTO ?").bind(target).execute(&mut conn).await?;
     conn.close().await?;
+    restrict_permissions(&partial)?;
     sync_file(&partial)?;
     let summary = match verify_backup(&partial).await {
         Ok(summary) => summary,
@@ -258,6 +259,19 @@ fn remove_if_exists(path: &Path) -> StoreResult<()> {
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(error) => Err(io_error(&format!("remove {}", path.display()), error)),
     }
+}
+
+/// A backup holds every prompt and the key hashes: readable by its owner only.
+fn restrict_permissions(path: &Path) -> StoreResult<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+            .map_err(|error| io_error(&format!("restrict the permissions of {}", path.display()), error))?;
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
 
 fn sync_file(path: &Path) -> StoreResult<()> {

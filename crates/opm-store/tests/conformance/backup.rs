@@ -34,6 +34,8 @@ async fn a_backup_under_writes_holds_every_write_acknowledged_before_it() {
     let summary = backup::backup(&url(&path), &destination).await.unwrap();
     writer.await.unwrap();
     assert!(destination.is_file() && !dir.path().join("backup.db.partial").exists());
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&destination).unwrap().permissions().mode() & 0o777, 0o600);
     // 20 versions before the backup started, at most all 220; the chain was verified from one
     // prompt creation plus one entry per version.
     assert!((20..=220).contains(&summary.versions), "{summary:?}");
