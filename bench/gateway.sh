@@ -60,8 +60,10 @@ if ! command -v oha >/dev/null || [ "$(oha --version | awk '{print $2}')" != "$O
   echo "installing oha $OHA_VERSION with cargo (takes a few minutes)…" >&2
   cargo install oha --version "$OHA_VERSION" --locked -q
 fi
-cargo build --release -q -p opm-cli -p opm-mock-llm
-OPM=target/release/opm; MOCK=target/release/opm-mock-llm
+# BENCH_PROFILE=dev (CI's --quick run) measures debug binaries: the harness is exercised without a release build; the numbers mean nothing.
+BIN_DIR=${BENCH_PROFILE:-release}; BIN_DIR=${BIN_DIR/#dev/debug}
+cargo build --profile "${BENCH_PROFILE:-release}" -q -p opm-cli -p opm-mock-llm
+OPM=target/${BIN_DIR}/opm; MOCK=target/${BIN_DIR}/opm-mock-llm
 
 . bench/lib.sh
 bench_workdir gateway

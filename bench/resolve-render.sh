@@ -14,8 +14,10 @@ if [ "${1:-}" = "--quick" ]; then DURATION=2; RUNS=1; PROMPTS=200; CONNECTIONS="
 
 . bench/lib.sh
 ensure_wrk
-cargo build --release -q -p opm-cli -p opm-bench-baseline
-OPM=target/release/opm; BASELINE=target/release/opm-bench-baseline
+# BENCH_PROFILE=dev (CI's --quick run) measures debug binaries: the harness is exercised without a release build; the numbers mean nothing.
+BIN_DIR=${BENCH_PROFILE:-release}; BIN_DIR=${BIN_DIR/#dev/debug}
+cargo build --profile "${BENCH_PROFILE:-release}" -q -p opm-cli -p opm-bench-baseline
+OPM=target/${BIN_DIR}/opm; BASELINE=target/${BIN_DIR}/opm-bench-baseline
 
 bench_workdir resolve-render
 

@@ -27,9 +27,9 @@ part "scale";               bench/scale.sh $mode
 part "writes";              bench/writes.sh $mode
 part "generation pipeline"
 if [ "$mode" = "--quick" ]; then
-  cargo run -q --release -p opm-server --example recorder_bench -- --seconds 2
+  cargo run -q --profile "${BENCH_PROFILE:-release}" -p opm-server --example recorder_bench -- --seconds 2
 else
-  cargo run -q --release -p opm-server --example recorder_bench -- --rate 25000 --seconds 10
+  cargo run -q --profile "${BENCH_PROFILE:-release}" -p opm-server --example recorder_bench -- --rate 25000 --seconds 10
 fi
 part "web UI cost";         bench/ui.sh $mode
 part "python SDK";          bench/sdk.sh $mode

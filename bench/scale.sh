@@ -29,8 +29,10 @@ if [ "${1:-}" = "--quick" ]; then SCALE=10000; DURATION=3; RUNS=1; STARTS=3; COL
 
 . bench/lib.sh
 ensure_wrk
-cargo build --release -q -p opm-cli -p opm-store --example seed_versions
-OPM=target/release/opm; SEED=target/release/examples/seed_versions
+# BENCH_PROFILE=dev (CI's --quick run) measures debug binaries: the harness is exercised without a release build; the numbers mean nothing.
+BIN_DIR=${BENCH_PROFILE:-release}; BIN_DIR=${BIN_DIR/#dev/debug}
+cargo build --profile "${BENCH_PROFILE:-release}" -q -p opm-cli -p opm-store --example seed_versions
+OPM=target/${BIN_DIR}/opm; SEED=target/${BIN_DIR}/examples/seed_versions
 
 bench_workdir scale
 seed_root=$work

@@ -14,8 +14,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-}
 . bench/lib.sh
-cargo build --release -q -p opm-cli
-OPM=target/release/opm
+# BENCH_PROFILE=dev (CI's --quick run) measures debug binaries: the harness is exercised without a release build; the numbers mean nothing.
+BIN_DIR=${BENCH_PROFILE:-release}; BIN_DIR=${BIN_DIR/#dev/debug}
+cargo build --profile "${BENCH_PROFILE:-release}" -q -p opm-cli
+OPM=target/${BIN_DIR}/opm
 python=$(scripts/sdk-env.sh)
 bench_workdir sdk
 

@@ -15,8 +15,10 @@ if [ "${1:-}" = "--quick" ]; then DURATION=2; RUNS=1; PROMPTS=200; STARTS=2; fi
 
 . bench/lib.sh
 ensure_wrk
-cargo build --release -q -p opm-cli
-OPM=target/release/opm
+# BENCH_PROFILE=dev (CI's --quick run) measures debug binaries: the harness is exercised without a release build; the numbers mean nothing.
+BIN_DIR=${BENCH_PROFILE:-release}; BIN_DIR=${BIN_DIR/#dev/debug}
+cargo build --profile "${BENCH_PROFILE:-release}" -q -p opm-cli
+OPM=target/${BIN_DIR}/opm
 bench_workdir ui
 
 key="opm_bench_$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"

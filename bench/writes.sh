@@ -29,8 +29,10 @@ if [ "${1:-}" = "--quick" ]; then DURATION=2; fi
 
 . bench/lib.sh
 ensure_wrk
-cargo build --release -q -p opm-cli
-OPM=target/release/opm
+# BENCH_PROFILE=dev (CI's --quick run) measures debug binaries: the harness is exercised without a release build; the numbers mean nothing.
+BIN_DIR=${BENCH_PROFILE:-release}; BIN_DIR=${BIN_DIR/#dev/debug}
+cargo build --profile "${BENCH_PROFILE:-release}" -q -p opm-cli
+OPM=target/${BIN_DIR}/opm
 
 bench_workdir writes
 

@@ -15,10 +15,12 @@ use crate::labels::LabelDto;
 #[serde(deny_unknown_fields)]
 pub struct CreatePromptRequest {
     /// Lowercase letters, digits, `-`, `_`, `.`; 1 to 128 characters.
+    #[schema(schema_with = crate::names::name)]
     pub name: String,
     #[serde(default)]
     pub description: String,
     #[serde(default)]
+    #[schema(schema_with = crate::names::names)]
     pub tags: Vec<String>,
 }
 
@@ -29,6 +31,7 @@ pub struct UpdatePromptRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = crate::names::optional_names)]
     pub tags: Option<Vec<String>>,
 }
 
@@ -62,6 +65,7 @@ pub enum PromptTypeDto {
 #[serde(deny_unknown_fields)]
 pub struct MessageDto {
     /// `system`, `developer`, `user`, `assistant` or `tool`.
+    #[schema(schema_with = message_role)]
     pub role: String,
     /// A Jinja2 template.
     pub content: String,
@@ -191,4 +195,11 @@ pub struct ResolveDto {
     pub content: ContentDto,
     pub content_hash: String,
     pub created_at: DateTime<Utc>,
+}
+
+fn message_role() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(["system", "developer", "user", "assistant", "tool"]))
+        .build()
 }

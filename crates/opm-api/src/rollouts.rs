@@ -6,6 +6,13 @@ use utoipa::ToSchema;
 
 use crate::ActorDto;
 
+mod detail;
+
+pub use detail::{
+    AlternativeDto, ArmMetricsDto, CheckResultDto, CheckSummaryDto, RolloutSpecDto, RolloutStateDto,
+    SignificanceTestDto, ThresholdsDto, VerdictDto,
+};
+
 /// `POST /api/v1/prompts/{name}/rollouts`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -65,18 +72,15 @@ pub struct RolloutDto {
     pub step: Option<usize>,
     pub steps: Vec<u8>,
     pub interval_ms: u64,
-    /// The spec as stored (thresholds, min samples, limits).
-    #[schema(value_type = Object)]
-    pub spec: serde_json::Value,
-    /// The state as stored (window start, next check, failures, or why it ended).
-    #[schema(value_type = Object)]
-    pub state_detail: serde_json::Value,
+    /// The spec (thresholds, min samples, limits).
+    pub spec: RolloutSpecDto,
+    /// The state with what it carries (window start, next check, failures, or why it ended).
+    pub state_detail: RolloutStateDto,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_check_at: Option<DateTime<Utc>>,
     /// The newest check: verdict, reasons, both arms' metrics and the significance tests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
-    pub last_check: Option<serde_json::Value>,
+    pub last_check: Option<CheckResultDto>,
     pub checks: u32,
     pub reason: String,
     pub created_by: ActorDto,

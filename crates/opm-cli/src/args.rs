@@ -5,8 +5,10 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+mod backup;
 mod rollouts;
 
+pub use backup::{BackupCommand, HealthcheckArgs};
 pub use rollouts::{RolloutActionArgs, RolloutCommand, RolloutPickArgs, RolloutStartArgs, WatchArgs};
 
 /// OPM, the open prompt manager: serve a prompt registry and manage its prompts.
@@ -56,6 +58,12 @@ pub enum Command {
     Serve(ServeArgs),
     /// Create or upgrade the database schema, then exit.
     Migrate(StoreArgs),
+    /// Back up, verify or restore a SQLite database (online: the server may keep running).
+    #[command(subcommand)]
+    Backup(BackupCommand),
+    /// Exit 0 when the server at `--url` answers `/healthz` (or `/readyz`), 1 otherwise: for
+    /// container health checks in images without curl.
+    Healthcheck(HealthcheckArgs),
     /// Make the server match prompt files: plan, then create, publish and relabel what differs.
     Apply(ApplyArgs),
     /// Write every non-archived prompt's latest version to DIR/NAME.yaml.
@@ -148,8 +156,9 @@ pub struct ApplyArgs {
     /// Point this label at each applied version.
     #[arg(long, requires = "reason", value_name = "LABEL")]
     pub label: Option<String>,
-    /// Why the label moves (recorded in its history).
-    #[arg(long, requires = "label", value_name = "TEXT")]
+    /// Why the label moves (recorded in its history); also the message of a new version whose
+    /// file repeats the `message:` of the version it replaces.
+    #[arg(long, value_name = "TEXT")]
     pub reason: Option<String>,
 }
 
@@ -357,6 +366,12 @@ pub struct KeysCreateArgs {
     /// `viewer`, `editor` or `admin`.
     #[arg(long)]
     pub role: String,
+    /// The key stops working after this long (`30d`, `12h`, `90m`); refused with `key_expired` then.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, conflicts_with = "expires_at")]
+    pub expires_in: Option<std::time::Duration>,
+    /// The key stops working at this instant (RFC 3339, e.g. `2027-01-31T00:00:00Z`).
+    #[arg(long, value_name = "TIME")]
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -371,6 +386,9 @@ pub enum ProjectsCommand {
 pub struct KeysRevokeArgs {
     /// The key's id.
     pub id: String,
+    /// Revoke it even when it is the key this command authenticates with (which locks you out).
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[cfg(test)]
@@ -385,8 +403,9 @@ mod tests {
     }
 
     #[test]
-    fn label_and_reason_go_together() {
+    fn a_label_needs_a_reason_and_a_reason_stands_alone() {
         assert!(Cli::try_parse_from(["opm", "apply", "-f", "x", "--label", "production"]).is_err());
         assert!(Cli::try_parse_from(["opm", "apply", "-f", "x", "--label", "p", "--reason", "r"]).is_ok());
+        assert!(Cli::try_parse_from(["opm", "apply", "-f", "x", "--reason", "r"]).is_ok());
     }
 }

@@ -1,8 +1,9 @@
-//! Dispatch: `serve` and `migrate` run the server side in-process; every other command talks to a
+//! Dispatch: `serve`, `migrate` and `backup` run the server side in-process; every other command talks to a
 //! server through `opm-client` with the resolved [`Settings`].
 
 mod admin;
 mod apply;
+mod backup;
 mod export;
 mod labels;
 mod prompts;
@@ -24,11 +25,13 @@ pub async fn run(cli: Cli, project_on_command_line: bool) -> anyhow::Result<Exit
     let settings = match cli.command {
         Command::Serve(args) => return server::serve(args).await,
         Command::Migrate(args) => return server::migrate(args).await,
+        Command::Backup(command) => return backup::backup(command).await,
         _ => Settings::resolve(&cli.global, project_on_command_line)?,
     };
     let settings = &settings;
     match cli.command {
-        Command::Serve(_) | Command::Migrate(_) => unreachable_command(),
+        Command::Serve(_) | Command::Migrate(_) | Command::Backup(_) => unreachable_command(),
+        Command::Healthcheck(args) => backup::healthcheck(settings, &args).await,
         Command::Apply(args) => apply::apply(settings, &args).await,
         Command::Export(args) => export::export(settings, &args).await,
         Command::Get(GetCommand::Prompts(args)) => prompts::list(settings, &args).await,

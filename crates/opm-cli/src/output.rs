@@ -42,6 +42,45 @@ pub fn time(at: &DateTime<Utc>) -> String {
     at.format("%Y-%m-%d %H:%M:%S").to_string()
 }
 
+/// A measured figure with three significant digits below 1,000 and whole (thousands separated)
+/// from there: `0.412`, `12.3`, `123`, `1,234`, `0.0000120`; `0` for zero. Latencies and costs span from
+/// microseconds (the mock, a local model) to minutes, so a fixed number of decimals hides one end.
+pub fn significant(value: f64) -> String {
+    if !value.is_finite() {
+        return value.to_string();
+    }
+    if value == 0.0 {
+        return "0".to_owned();
+    }
+    if value.abs() >= 999.5 {
+        return thousands(value.round() as i64);
+    }
+    let magnitude = |v: f64| v.abs().log10().floor() as i32;
+    let scale = 10f64.powi(magnitude(value) - 2);
+    let rounded = (value / scale).round() * scale;
+    let digits = magnitude(rounded);
+    let decimals = usize::try_from(2 - digits).unwrap_or(0);
+    format!("{rounded:.decimals$}")
+}
+
+/// [`significant`] with a sign: `+0.412`, `-12.3`, `+0`.
+pub fn signed_significant(value: f64) -> String {
+    if value.is_sign_negative() && value != 0.0 { significant(value) } else { format!("+{}", significant(value)) }
+}
+
+/// `1234567` → `1,234,567`.
+fn thousands(value: i64) -> String {
+    let digits = value.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (index, digit) in digits.chars().enumerate() {
+        if index > 0 && (digits.len() - index).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    if value < 0 { format!("-{out}") } else { out }
+}
+
 /// `value` or `-` when empty.
 pub fn or_dash(value: &str) -> String {
     if value.is_empty() { "-".to_owned() } else { value.to_owned() }
@@ -66,6 +105,29 @@ pub fn one_line(text: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn figures_keep_three_significant_digits() {
+        let check = |value: f64, expected: &str| assert_eq!(significant(value), expected, "{value}");
+        check(0.0, "0");
+        check(0.412, "0.412");
+        check(0.41249, "0.412");
+        check(0.0004, "0.000400");
+        check(0.000012, "0.0000120");
+        check(1.0, "1.00");
+        check(9.996, "10.0");
+        check(12.34, "12.3");
+        check(99.96, "100");
+        check(123.4, "123");
+        check(999.6, "1,000");
+        check(1234.0, "1,234");
+        check(1_234_567.8, "1,234,568");
+        check(-0.5, "-0.500");
+        check(-1234.0, "-1,234");
+        assert_eq!(signed_significant(0.412), "+0.412");
+        assert_eq!(signed_significant(-12.34), "-12.3");
+        assert_eq!(signed_significant(0.0), "+0");
+    }
 
     #[test]
     fn one_line_cuts_long_and_multiline_text() {

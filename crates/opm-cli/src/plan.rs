@@ -1,6 +1,11 @@
 //! The plan of `opm apply`: per prompt file, compare local content with the server's latest
 //! version (by content hash) and its description and tags, and decide what to do. Pure: the
 //! server's state comes in as [`RemoteState`].
+//!
+//! A new version's message is the file's `message:`, except when the content changed but that
+//! message is the one of the version it replaces (a file edited without touching its message would
+//! claim to be the first version again): then `--reason` is the message, and without `--reason`
+//! the file is refused, naming the file and its `message:` line.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -28,6 +33,8 @@ pub struct RemoteVersion {
     pub version: u32,
     pub content_hash: String,
     pub content: VersionContent,
+    /// The version's commit message.
+    pub message: String,
 }
 
 /// What happens to a prompt's content.
@@ -62,6 +69,15 @@ pub struct PlanItem {
     /// `description` and/or `tags` when they differ from the server's.
     pub metadata_changes: Vec<String>,
     pub label: Option<LabelMove>,
+    /// The message of the version this apply publishes (none when it publishes nothing).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Why the message is not the file's (it repeats the replaced version's; `--reason` is used).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message_note: Option<String>,
+    /// Why this file cannot be applied as it is (nothing is written while any file is refused).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
     /// A unified diff of the content (all `+` for a new prompt), empty when unchanged.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub diff: String,
@@ -76,8 +92,14 @@ impl PlanItem {
     }
 }
 
-/// Plans one file against the server's state (`None`: the prompt does not exist).
-pub fn plan_item(file: &PromptFile, remote: Option<&RemoteState>, label: Option<&str>) -> Result<PlanItem, String> {
+/// Plans one file against the server's state (`None`: the prompt does not exist); `reason` is
+/// `--reason`.
+pub fn plan_item(
+    file: &PromptFile,
+    remote: Option<&RemoteState>,
+    label: Option<&str>,
+    reason: Option<&str>,
+) -> Result<PlanItem, String> {
     let local_hash = file.content.content_hash();
     let (content, metadata_changes, diff) = match remote {
         None => (ContentChange::Create, Vec::new(), added_diff(&file.name, &file.content)),
@@ -128,6 +150,7 @@ pub fn plan_item(file: &PromptFile, remote: Option<&RemoteState>, label: Option<
             _ => Some(LabelMove { label: label.into(), from: current, to: None }),
         }
     });
+    let (message, message_note, refused) = version_message(file, remote, &content, reason);
     let action = match (&content, metadata_changes.is_empty()) {
         (ContentChange::Create, _) => "create",
         (ContentChange::NewVersion { .. }, _) => "new version",
@@ -141,8 +164,45 @@ pub fn plan_item(file: &PromptFile, remote: Option<&RemoteState>, label: Option<
         content,
         metadata_changes,
         label,
+        message,
+        message_note,
+        refused,
         diff,
     })
+}
+
+/// The message a published version gets, a note when it is not the file's, and a refusal.
+fn version_message(
+    file: &PromptFile,
+    remote: Option<&RemoteState>,
+    content: &ContentChange,
+    reason: Option<&str>,
+) -> (Option<String>, Option<String>, Option<String>) {
+    let replaced = match content {
+        ContentChange::Unchanged { .. } => return (None, None, None),
+        ContentChange::Create | ContentChange::NewVersion { from: None, .. } => None,
+        ContentChange::NewVersion { from: Some(_), .. } => remote.and_then(|remote| remote.latest.as_ref()),
+    };
+    let Some((replaced, line)) = replaced.zip(file.message_line).filter(|(r, _)| r.message == file.message) else {
+        return (Some(file.message.clone()), None, None);
+    };
+    let place = format!("{}:{line}", file.path.display());
+    match reason.map(str::trim).filter(|reason| !reason.is_empty()) {
+        Some(reason) => (
+            Some(reason.to_owned()),
+            Some(format!("message from --reason: `message:` ({place}) repeats v{}'s", replaced.version)),
+            None,
+        ),
+        None => (
+            None,
+            None,
+            Some(format!(
+                "{place}: `message: {}` is the message of v{} this version replaces; \
+                 change `message:` or give --reason",
+                file.message, replaced.version
+            )),
+        ),
+    }
 }
 
 /// A diff that adds every line of `content`, for a prompt the server does not have yet.

@@ -6,7 +6,7 @@
 //! name: support-reply            # required, the prompt's name
 //! description: Answers a ticket  # optional
 //! tags: [support]                # optional
-//! message: tighten the tone      # optional commit message (default "opm apply")
+//! message: tighten the tone      # optional version message (default "opm apply"; see plan.rs on repeats)
 //! type: chat                     # chat | text (inferred from messages/template when left out)
 //! messages:                      # chat: role + Jinja2 content
 //!   - role: system
@@ -47,6 +47,8 @@ pub struct PromptFile {
     pub description: String,
     pub tags: Vec<String>,
     pub message: String,
+    /// The line of the file's `message:` (none: the file has none and [`DEFAULT_MESSAGE`] is used).
+    pub message_line: Option<u64>,
     pub content: VersionContent,
 }
 
@@ -82,7 +84,7 @@ struct RawFile {
     #[serde(default)]
     tags: Vec<Spanned<String>>,
     #[serde(default)]
-    message: Option<String>,
+    message: Option<Spanned<String>>,
     #[serde(rename = "type", default)]
     kind: Option<Spanned<PromptType>>,
     #[serde(default)]
@@ -165,7 +167,12 @@ pub fn parse(path: &Path, text: &str) -> Result<PromptFile, FileError> {
         name: raw.name.value,
         description: raw.description,
         tags,
-        message: raw.message.filter(|message| !message.trim().is_empty()).unwrap_or_else(|| DEFAULT_MESSAGE.into()),
+        message_line: raw.message.as_ref().filter(|m| !m.value.trim().is_empty()).map(|m| m.referenced.line()),
+        message: raw
+            .message
+            .map(|message| message.value)
+            .filter(|message| !message.trim().is_empty())
+            .unwrap_or_else(|| DEFAULT_MESSAGE.into()),
         content,
     })
 }
@@ -287,5 +294,7 @@ pub fn dto_to_content(content: &ContentDto) -> anyhow::Result<VersionContent> {
 
 #[cfg(test)]
 mod import_tests;
+#[cfg(test)]
+mod proptests;
 #[cfg(test)]
 mod tests;

@@ -118,13 +118,19 @@ pub enum CoreError {
     InvalidRollout(String),
     #[error("cannot {action} a rollout that is {state}")]
     RolloutTransition { action: &'static str, state: &'static str },
+    #[error(
+        "key `{0}` is the key making this request; revoking it locks this client out, so it needs an explicit force (`?force=true`, `opm keys revoke --force`)"
+    )]
+    SelfRevocation(String),
+    #[error("invalid key expiry: {0}")]
+    InvalidExpiry(String),
 }
 
 impl CoreError {
     /// The protocol-neutral kind of this error.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            CoreError::RolloutTransition { .. } => ErrorKind::Conflict,
+            CoreError::RolloutTransition { .. } | CoreError::SelfRevocation(_) => ErrorKind::Conflict,
             _ => ErrorKind::Invalid,
         }
     }
@@ -150,6 +156,8 @@ impl CoreError {
             CoreError::InvalidSplit(_) => "invalid_split",
             CoreError::UnsupportedBucketing { .. } => "unsupported_bucketing",
             CoreError::InvalidRollout(_) => "invalid_rollout",
+            CoreError::SelfRevocation(_) => "self_revocation",
+            CoreError::InvalidExpiry(_) => "invalid_expiry",
             CoreError::RolloutTransition { .. } => "rollout_state_conflict",
         }
     }

@@ -10,6 +10,19 @@ pub enum RegistryError {
     Core(#[from] CoreError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// An unpinned include whose prompt has neither the label it was asked at nor the fallback
+    /// `production` (`fallback` is `None` when the label was `production` already).
+    #[error("{}", include_label_message(prompt, label, fallback.as_deref(), including))]
+    IncludeLabelNotFound { prompt: String, label: String, fallback: Option<String>, including: String },
+}
+
+fn include_label_message(prompt: &str, label: &str, fallback: Option<&str>, including: &str) -> String {
+    match fallback {
+        Some(fallback) => {
+            format!("prompt `{prompt}` (included by `{including}`) has neither label `{label}` nor `{fallback}`")
+        }
+        None => format!("prompt `{prompt}` (included by `{including}`) has no label `{label}`"),
+    }
 }
 
 impl RegistryError {
@@ -18,6 +31,7 @@ impl RegistryError {
         match self {
             RegistryError::Core(error) => error.kind(),
             RegistryError::Store(error) => error.kind(),
+            RegistryError::IncludeLabelNotFound { .. } => ErrorKind::NotFound,
         }
     }
 
@@ -26,6 +40,7 @@ impl RegistryError {
         match self {
             RegistryError::Core(error) => error.code(),
             RegistryError::Store(error) => error.code(),
+            RegistryError::IncludeLabelNotFound { .. } => "label_not_found",
         }
     }
 }

@@ -1,6 +1,11 @@
 //! Include resolution for rendering: finds `{% include %}` references level by level, resolves each
-//! through the cache (same label unless pinned), detects cycles, enforces the depth limit, and
-//! compiles the version once with every source it needs.
+//! through the cache, detects cycles, enforces the depth limit, and compiles the version once with
+//! every source it needs.
+//!
+//! The label rule: an unpinned include (`name`) follows the label the including prompt is served
+//! through; when the included prompt has no such label it falls back to `production` (a shared
+//! snippet usually has only that one), and when it has neither the error names both labels and the
+//! including prompt. A pinned include (`name@N`) is that version, never a fallback.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -9,7 +14,7 @@ use opm_core::CoreError;
 use opm_core::content::{PromptBody, VersionContent};
 use opm_core::names::{LabelName, ProjectName, PromptName};
 use opm_core::template::{CompiledPrompt, MAX_INCLUDE_DEPTH, find_includes};
-use opm_store::Selector;
+use opm_store::{Selector, StoreError};
 
 use crate::cache::ResolvedEntry;
 use crate::{Registry, RegistryError};
@@ -87,11 +92,13 @@ pub(crate) async fn compile(
             if visits > MAX_INCLUDE_VISITS {
                 return Err(CoreError::Render(format!("more than {MAX_INCLUDE_VISITS} includes in one render")).into());
             }
-            let selector = match reference.version {
-                Some(version) => Selector::Version(version),
-                None => Selector::Label(label.clone()),
+            let target = match reference.version {
+                Some(version) => registry.resolve(project, &reference.prompt, &Selector::Version(version)).await?,
+                None => {
+                    let including = path.last().cloned().unwrap_or_else(|| root.to_string());
+                    resolve_unpinned(registry, project, &reference.prompt, &label, &including).await?
+                }
             };
-            let target = registry.resolve(project, &reference.prompt, &selector).await?;
             let PromptBody::Text { template } = &target.resolved.version.content.body else {
                 return Err(CoreError::IncludeNotText(name).into());
             };
@@ -112,4 +119,31 @@ pub(crate) async fn compile(
     }
     let prompt = CompiledPrompt::compile(content, &sources)?;
     Ok(Arc::new(CompiledEntry { prompt, included, depends_on }))
+}
+
+/// An unpinned include at `label`, or at `production` when the included prompt has no `label`.
+async fn resolve_unpinned(
+    registry: &Registry,
+    project: &ProjectName,
+    prompt: &PromptName,
+    label: &LabelName,
+    including: &str,
+) -> Result<Arc<ResolvedEntry>, RegistryError> {
+    let missing = |fallback: Option<&LabelName>| RegistryError::IncludeLabelNotFound {
+        prompt: prompt.to_string(),
+        label: label.to_string(),
+        fallback: fallback.map(ToString::to_string),
+        including: including.to_owned(),
+    };
+    let production = LabelName::production();
+    match registry.resolve(project, prompt, &Selector::Label(label.clone())).await {
+        Err(RegistryError::Store(StoreError::LabelNotFound { .. })) if *label == production => Err(missing(None)),
+        Err(RegistryError::Store(StoreError::LabelNotFound { .. })) => {
+            match registry.resolve(project, prompt, &Selector::Label(production.clone())).await {
+                Err(RegistryError::Store(StoreError::LabelNotFound { .. })) => Err(missing(Some(&production))),
+                other => other,
+            }
+        }
+        other => other,
+    }
 }

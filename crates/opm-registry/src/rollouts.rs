@@ -257,7 +257,7 @@ impl Registry {
                 "external": findings.map(|f| f.values),
             }),
         };
-        let ctx = MutationContext { actor: Actor::system(CONTROLLER_ACTOR), request_id: None };
+        let ctx = MutationContext::new(Actor::system(CONTROLLER_ACTOR), now);
         let result = self.store.update_rollout(&update, &ctx).await;
         self.cache.invalidate_prompt(&rollout.project, &rollout.prompt);
         Ok(CheckOutcome { rollout: result?, decision })

@@ -18,7 +18,7 @@ use opm_store::{MutationContext, NewPrompt, NewVersion, Selector, Store};
 use serde_json::json;
 
 fn ctx() -> MutationContext {
-    MutationContext { actor: Actor::system("test"), request_id: None }
+    MutationContext::new(Actor::system("test"), chrono::Utc::now())
 }
 
 async fn publish(store: &Arc<dyn Store>, name: &str, template: &str) -> u32 {

@@ -66,7 +66,7 @@ struct Case {
 }
 
 fn ctx() -> MutationContext {
-    MutationContext { actor: Actor::system("conformance"), request_id: None }
+    MutationContext::new(Actor::system("conformance"), chrono::Utc::now())
 }
 
 fn conformance_file() -> PathBuf {

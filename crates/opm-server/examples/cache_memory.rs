@@ -61,9 +61,9 @@ async fn main() -> BenchResult<()> {
     }
     let dir = tempfile::tempdir()?;
     let store = opm_store::connect(&format!("sqlite://{}", dir.path().join("opm.db").display())).await?;
-    bootstrap_admin_key(store.as_ref(), dir.path(), Some(KEY)).await?;
+    bootstrap_admin_key(store.as_ref(), dir.path(), Some(KEY), chrono::Utc::now()).await?;
     let project = ProjectName::default_project();
-    let ctx = MutationContext { actor: Actor::system("cache-bench"), request_id: None };
+    let ctx = MutationContext::new(Actor::system("cache-bench"), chrono::Utc::now());
     let seeding = Instant::now();
     for i in 0..prompts {
         let name = PromptName::parse(&format!("support-{i}"))?;

@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use chrono::Utc;
 use opm_core::audit::{AuditRecord, action};
 use opm_core::auth::{ApiKey, Role};
 use opm_core::names::ProjectName;
@@ -31,12 +30,14 @@ pub struct Caller {
     pub project: ProjectName,
     pub request_id: Option<String>,
     pub path: String,
+    /// The registry's clock, which stamps this caller's changes.
+    pub clock: Arc<opm_registry::Clock>,
 }
 
 impl Caller {
-    /// The audit context for mutations made by this caller.
+    /// The audit context for mutations made by this caller, stamped now by the registry's clock.
     pub fn context(&self) -> MutationContext {
-        MutationContext { actor: self.actor(), request_id: self.request_id.clone() }
+        MutationContext { actor: self.actor(), request_id: self.request_id.clone(), at: self.clock.now() }
     }
 
     /// The caller as an audit actor.
@@ -84,7 +85,7 @@ async fn record_denial(
     request_id: Option<String>,
 ) {
     let record = AuditRecord {
-        at: opm_store_now(),
+        at: state.registry.clock().now(),
         actor: actor.unwrap_or_else(|| Actor::system("anonymous")),
         action: action::AUTH_DENIED.to_owned(),
         project: project.to_owned(),
@@ -97,11 +98,6 @@ async fn record_denial(
     if let Err(error) = state.registry.store().append_audit(record).await {
         tracing::error!(%error, "could not record an authorization failure in the audit trail");
     }
-}
-
-fn opm_store_now() -> chrono::DateTime<Utc> {
-    let now = Utc::now();
-    chrono::DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now)
 }
 
 impl FromRequestParts<AppState> for Caller {
@@ -142,6 +138,16 @@ impl FromRequestParts<AppState> for Caller {
             record_denial(state, Some(actor), project, &path, "revoked key used", request_id.clone()).await;
             return Err(fail(ApiError::unauthenticated("the API key has been revoked")));
         }
+        if let Some(expires_at) = key.expires_at.filter(|_| key.is_expired(state.registry.clock().now())) {
+            let actor = Actor { key_id: Some(key.id.clone()), name: key.name.clone() };
+            let project = key.project.as_ref().map(|p| p.as_str()).unwrap_or_default();
+            record_denial(state, Some(actor), project, &path, "expired key used", request_id.clone()).await;
+            return Err(fail(ApiError::new(
+                opm_core::ErrorKind::Unauthenticated,
+                "key_expired",
+                format!("the API key expired at {expires_at}; ask an admin for a new one"),
+            )));
+        }
         let requested = parts.headers.get(PROJECT_HEADER).map(|value| {
             value.to_str().ok().and_then(|text| ProjectName::parse(text).ok()).ok_or_else(|| {
                 ApiError::invalid("invalid_name", "the X-OPM-Project header is not a valid project name")
@@ -163,7 +169,7 @@ impl FromRequestParts<AppState> for Caller {
             }
             (None, None) => ProjectName::default_project(),
         };
-        Ok(Caller { key, project, request_id, path })
+        Ok(Caller { key, project, request_id, path, clock: state.registry.clock().clone() })
     }
 }
 

@@ -21,16 +21,17 @@ pub enum BootstrapOutcome {
     Generated { secret: String, path: PathBuf },
 }
 
-/// Creates the first admin key if the store has none.
+/// Creates the first admin key if the store has none, stamped `at` (the registry clock's now).
 pub async fn bootstrap_admin_key(
     store: &dyn Store,
     data_dir: &Path,
     from_environment: Option<&str>,
+    at: chrono::DateTime<chrono::Utc>,
 ) -> Result<BootstrapOutcome, ServerError> {
     if store.count_keys().await? > 0 {
         return Ok(BootstrapOutcome::AlreadyHadKeys);
     }
-    let ctx = MutationContext { actor: Actor::system("bootstrap"), request_id: None };
+    let ctx = MutationContext::new(Actor::system("bootstrap"), at);
     let (id, secret, generated) = match from_environment {
         Some(secret) => {
             let secret = secret.trim();
@@ -51,6 +52,7 @@ pub async fn bootstrap_admin_key(
         role: Role::Admin,
         project: None,
         secret_hash: hash_secret(&secret),
+        expires_at: None,
     };
     store.create_key(&new, &ctx).await?;
     if !generated {

@@ -17,6 +17,10 @@ use opm_store::{Project, Resolved};
 
 use crate::error::ApiError;
 
+mod rollouts;
+
+pub use rollouts::rollout;
+
 pub fn actor(actor: &Actor) -> ActorDto {
     ActorDto { key_id: actor.key_id.clone(), name: actor.name.clone() }
 }
@@ -202,6 +206,8 @@ pub fn key(key: &ApiKey) -> KeyDto {
         project: key.project.as_ref().map(ToString::to_string),
         created_at: key.created_at,
         revoked_at: key.revoked_at,
+        expires_at: key.expires_at,
+        last_used_at: key.last_used_at,
     }
 }
 
@@ -269,34 +275,5 @@ pub fn group_stats(stats: &opm_store::GroupStats) -> opm_api::telemetry::GroupSt
         },
         feedback: FeedbackSummaryDto { count: stats.feedback_count, mean_score: stats.feedback_mean },
         unsticky_calls: stats.unsticky,
-    }
-}
-
-pub fn rollout(rollout: &opm_core::rollout::Rollout) -> opm_api::rollouts::RolloutDto {
-    use opm_core::rollout::RolloutState;
-    let step = match &rollout.state {
-        RolloutState::Progressing { step_index, .. } | RolloutState::Paused { step_index, .. } => Some(*step_index),
-        _ => None,
-    };
-    opm_api::rollouts::RolloutDto {
-        id: rollout.id,
-        prompt: rollout.prompt.to_string(),
-        label: rollout.label.to_string(),
-        stable_version: rollout.stable_version,
-        canary_version: rollout.canary_version,
-        state: rollout.state.name().to_owned(),
-        canary_percent: rollout.state.canary_percent(&rollout.spec),
-        step,
-        steps: rollout.spec.steps.clone(),
-        interval_ms: u64::try_from(rollout.spec.interval.as_millis()).unwrap_or(u64::MAX),
-        spec: serde_json::to_value(&rollout.spec).unwrap_or_default(),
-        state_detail: serde_json::to_value(&rollout.state).unwrap_or_default(),
-        next_check_at: rollout.state.next_check_at(),
-        last_check: rollout.last_check.as_ref().and_then(|check| serde_json::to_value(check).ok()),
-        checks: rollout.checks,
-        reason: rollout.reason.clone(),
-        created_by: actor(&rollout.created_by),
-        created_at: rollout.created_at,
-        updated_at: rollout.updated_at,
     }
 }

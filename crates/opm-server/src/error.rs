@@ -107,6 +107,9 @@ impl From<StoreError> for ApiError {
             // Logged once here with the cause; clients get a generic message and the request id.
             tracing::error!(error = %error, code = error.code(), "store failure");
             let detail = match kind {
+                ErrorKind::Unavailable if matches!(error, StoreError::NotWritable(_)) => {
+                    "the database cannot write (disk full or read-only storage); nothing was written, reads still work"
+                }
                 ErrorKind::Unavailable => "the database is unavailable; retry shortly",
                 _ => "an internal error occurred; the server log has details under this request id",
             };
@@ -121,6 +124,7 @@ impl From<RegistryError> for ApiError {
         match error {
             RegistryError::Core(error) => error.into(),
             RegistryError::Store(error) => error.into(),
+            other => Self::new(other.kind(), other.code(), other.to_string()),
         }
     }
 }

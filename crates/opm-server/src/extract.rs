@@ -22,25 +22,61 @@ where
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(request, state).await {
+        if !is_json_content_type(request.headers()) {
+            return Err(unsupported_media_type());
+        }
+        let bytes = match axum::body::Bytes::from_request(request, state).await {
+            Ok(bytes) => bytes,
+            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(too_large()),
+            Err(rejection) => {
+                return Err(
+                    ApiError::invalid("malformed_json", rejection.body_text()).with_status(StatusCode::BAD_REQUEST)
+                );
+            }
+        };
+        // serde also reads a struct from a JSON array (its fields in order): every request body
+        // here is an object, so anything else is refused before it can be misread.
+        match bytes.iter().find(|byte| !byte.is_ascii_whitespace()) {
+            Some(b'{') => {}
+            Some(b'[' | b'"' | b'-' | b'0'..=b'9' | b't' | b'f' | b'n') => {
+                return Err(ApiError::invalid("invalid_body", "the body must be a JSON object"));
+            }
+            _ => {}
+        }
+        match axum::Json::<T>::from_bytes(&bytes) {
             Ok(axum::Json(value)) => Ok(ApiJson(value)),
             Err(rejection) => Err(json_rejection(rejection)),
         }
     }
 }
 
+/// `application/json` or any `application/*+json`, as axum's `Json` accepts.
+fn is_json_content_type(headers: &axum::http::HeaderMap) -> bool {
+    let Some(value) = headers.get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+fn too_large() -> ApiError {
+    ApiError::new(
+        ErrorKind::TooLarge,
+        "body_too_large",
+        format!("the request body is larger than the {} byte limit", crate::MAX_BODY_BYTES),
+    )
+}
+
+fn unsupported_media_type() -> ApiError {
+    ApiError::invalid("unsupported_media_type", "send the body as JSON with `Content-Type: application/json`")
+        .with_status(StatusCode::UNSUPPORTED_MEDIA_TYPE)
+}
+
 fn json_rejection(rejection: JsonRejection) -> ApiError {
     let status = rejection.status();
     match status {
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
-            ErrorKind::TooLarge,
-            "body_too_large",
-            format!("the request body is larger than the {} byte limit", crate::MAX_BODY_BYTES),
-        ),
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
-            ApiError::invalid("unsupported_media_type", "send the body as JSON with `Content-Type: application/json`")
-                .with_status(StatusCode::UNSUPPORTED_MEDIA_TYPE)
-        }
+        StatusCode::PAYLOAD_TOO_LARGE => too_large(),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => unsupported_media_type(),
         StatusCode::UNPROCESSABLE_ENTITY => ApiError::invalid("invalid_body", rejection.body_text()),
         _ => ApiError::invalid("malformed_json", rejection.body_text()).with_status(StatusCode::BAD_REQUEST),
     }

@@ -1,10 +1,12 @@
-//! The retention job: deletes stored generations older than the configured age, in small batches
-//! so the SQLite writer is never held for long, then sleeps until the next pass.
+//! The retention job: deletes stored generations older than the configured age (measured on the
+//! registry's clock, which stamped them), in small batches so the SQLite writer is never held for
+//! long, then sleeps until the next pass.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
+use opm_registry::Clock;
 use opm_store::Store;
 
 use crate::metrics::Metrics;
@@ -31,7 +33,12 @@ impl Default for RetentionSettings {
 }
 
 /// Starts the job; it runs one pass at once, then one per interval, until the task is aborted.
-pub fn spawn(store: Arc<dyn Store>, metrics: Arc<Metrics>, settings: RetentionSettings) -> tokio::task::JoinHandle<()> {
+pub fn spawn(
+    store: Arc<dyn Store>,
+    metrics: Arc<Metrics>,
+    clock: Arc<Clock>,
+    settings: RetentionSettings,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         if settings.max_age.is_zero() {
             tracing::info!("generation retention disabled (max_age = 0)");
@@ -41,7 +48,7 @@ pub fn spawn(store: Arc<dyn Store>, metrics: Arc<Metrics>, settings: RetentionSe
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticker.tick().await;
-            match run_once(store.as_ref(), &metrics, settings.max_age).await {
+            match run_once(store.as_ref(), &metrics, settings.max_age, clock.now()).await {
                 Ok(0) => {}
                 Ok(deleted) => tracing::info!(deleted, "retention deleted old generations"),
                 Err(error) => tracing::warn!(%error, "retention pass failed; retrying next interval"),
@@ -50,10 +57,15 @@ pub fn spawn(store: Arc<dyn Store>, metrics: Arc<Metrics>, settings: RetentionSe
     })
 }
 
-/// Deletes every generation older than `max_age`; returns how many.
-pub async fn run_once(store: &dyn Store, metrics: &Metrics, max_age: Duration) -> Result<u64, opm_store::StoreError> {
+/// Deletes every generation older than `max_age` at `now`; returns how many.
+pub async fn run_once(
+    store: &dyn Store,
+    metrics: &Metrics,
+    max_age: Duration,
+    now: DateTime<Utc>,
+) -> Result<u64, opm_store::StoreError> {
     let age = chrono::Duration::from_std(max_age).unwrap_or(chrono::Duration::MAX);
-    let cutoff = Utc::now().checked_sub_signed(age).unwrap_or(chrono::DateTime::<Utc>::MIN_UTC);
+    let cutoff = now.checked_sub_signed(age).unwrap_or(DateTime::<Utc>::MIN_UTC);
     let mut total = 0;
     loop {
         let deleted = store.delete_generations_before(cutoff, DELETE_BATCH).await?;

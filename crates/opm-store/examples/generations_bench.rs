@@ -159,6 +159,7 @@ async fn add_feedback(store: &Arc<dyn Store>, settings: &Settings, day_start: Da
             score: f64::from(u32::try_from(index % 5)?) / 4.0,
             comment: None,
             key_id: Some("key-bench".to_owned()),
+            at: chrono::Utc::now(),
         };
         store.add_feedback(&new).await?;
     }

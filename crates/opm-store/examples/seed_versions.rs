@@ -67,7 +67,7 @@ async fn main() -> SeedResult<()> {
 async fn seed_prompt(store: &dyn Store, settings: &Settings, index: usize) -> SeedResult<()> {
     let project = ProjectName::default_project();
     let name = PromptName::parse(&format!("{}-{index:06}", settings.prefix))?;
-    let ctx = MutationContext { actor: Actor::system("seed"), request_id: None };
+    let ctx = MutationContext::new(Actor::system("seed"), chrono::Utc::now());
     for version in 1..=settings.versions {
         let new = NewVersion {
             content: serde_json::from_value(content(index, version))?,

@@ -32,6 +32,10 @@ pub enum StoreError {
     KeyRevoked(String),
     #[error("an API key with id `{0}` or the same secret already exists")]
     KeyExists(String),
+    #[error(
+        "API key `{0}` is the last active global admin key; create another global admin key before revoking it, or the registry is locked out"
+    )]
+    LastAdminKey(String),
     #[error("label `{label}` of prompt `{prompt}` points at {actual}, not {expected}; read it again")]
     LabelTargetChanged { prompt: String, label: String, expected: String, actual: String },
     #[error("prompt `{prompt}` has no rollout {id}")]
@@ -42,12 +46,21 @@ pub enum StoreError {
     RolloutConflict { id: i64, expected: i64, actual: i64 },
     #[error("generation `{id}` does not exist in project `{project}`")]
     GenerationNotFound { project: String, id: String },
+    #[error("the backup is not usable: {0}")]
+    BackupInvalid(String),
+    #[error("{0}")]
+    DatabaseExists(String),
+    #[error("{0}")]
+    DatabaseInUse(String),
     #[error("invalid input: {0}")]
     InvalidInput(String),
     #[error(transparent)]
     Domain(#[from] CoreError),
     #[error("the database is unavailable: {0}")]
     Unavailable(String),
+    /// The database answers reads but cannot write: disk full, a file-size limit, read-only storage.
+    #[error("the database cannot write (disk full or read-only storage): {0}")]
+    NotWritable(String),
     #[error("internal storage error: {0}")]
     Internal(String),
 }
@@ -71,12 +84,16 @@ impl StoreError {
             | StoreError::NothingToRollBack { .. }
             | StoreError::KeyRevoked(_)
             | StoreError::KeyExists(_)
+            | StoreError::LastAdminKey(_)
             | StoreError::LabelTargetChanged { .. }
             | StoreError::RolloutInProgress { .. }
-            | StoreError::RolloutConflict { .. } => ErrorKind::Conflict,
+            | StoreError::RolloutConflict { .. }
+            | StoreError::DatabaseExists(_)
+            | StoreError::DatabaseInUse(_) => ErrorKind::Conflict,
+            StoreError::BackupInvalid(_) => ErrorKind::Invalid,
             StoreError::InvalidInput(_) => ErrorKind::Invalid,
             StoreError::Domain(error) => error.kind(),
-            StoreError::Unavailable(_) => ErrorKind::Unavailable,
+            StoreError::Unavailable(_) | StoreError::NotWritable(_) => ErrorKind::Unavailable,
             StoreError::Internal(_) => ErrorKind::Internal,
         }
     }
@@ -97,6 +114,7 @@ impl StoreError {
             StoreError::KeyNotFound(_) => "key_not_found",
             StoreError::KeyRevoked(_) => "key_revoked",
             StoreError::KeyExists(_) => "key_exists",
+            StoreError::LastAdminKey(_) => "last_admin_key",
             StoreError::GenerationNotFound { .. } => "generation_not_found",
             StoreError::LabelTargetChanged { .. } => "label_target_changed",
             StoreError::RolloutNotFound { .. } => "rollout_not_found",
@@ -104,9 +122,13 @@ impl StoreError {
             // The same code as the core's refused transitions: either way the rollout is not in the
             // state the caller assumed.
             StoreError::RolloutConflict { .. } => "rollout_state_conflict",
+            StoreError::BackupInvalid(_) => "backup_invalid",
+            StoreError::DatabaseExists(_) => "database_exists",
+            StoreError::DatabaseInUse(_) => "database_in_use",
             StoreError::InvalidInput(_) => "invalid_input",
             StoreError::Domain(error) => error.code(),
             StoreError::Unavailable(_) => "store_unavailable",
+            StoreError::NotWritable(_) => "store_not_writable",
             StoreError::Internal(_) => "internal",
         }
     }
@@ -117,6 +139,9 @@ impl From<sqlx::Error> for StoreError {
         match &error {
             sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => {
                 StoreError::Unavailable(error.to_string())
+            }
+            sqlx::Error::Database(database_error) if is_not_writable_code(database_error.code().as_deref()) => {
+                StoreError::NotWritable(error.to_string())
             }
             sqlx::Error::Database(database_error) if is_unavailable_code(database_error.code().as_deref()) => {
                 StoreError::Unavailable(error.to_string())
@@ -136,6 +161,21 @@ impl From<sqlx::migrate::MigrateError> for StoreError {
             sqlx::migrate::MigrateError::Execute(inner) => StoreError::from(inner),
             other => StoreError::Internal(format!("migration failed: {other}")),
         }
+    }
+}
+
+/// Database error codes that mean "no room or no permission to write": PostgreSQL's disk full
+/// (53100) and read-only transaction (25006, a standby); SQLite's full (13), read-only (8 and its
+/// extended codes) and the write-side I/O errors (write 778, fsync 1034, directory fsync 1290,
+/// truncate 1546: what a full disk or a file-size limit produces).
+fn is_not_writable_code(code: Option<&str>) -> bool {
+    match code {
+        Some("53100" | "25006") => true,
+        Some(sqlstate) if sqlstate.len() == 5 => false,
+        Some(sqlite_code) => sqlite_code
+            .parse::<u32>()
+            .is_ok_and(|code| matches!(code & 0xff, 13 | 8) || matches!(code, 778 | 1034 | 1290 | 1546)),
+        None => false,
     }
 }
 
@@ -174,5 +214,16 @@ mod tests {
         check("23505", false); // unique violation
         check("40001", false); // serialization failure
         assert!(!is_unavailable_code(None));
+    }
+
+    #[test]
+    fn not_writable_codes() {
+        for code in ["13", "8", "264", "1032", "778", "1034", "1290", "1546", "53100", "25006"] {
+            assert!(is_not_writable_code(Some(code)), "{code}");
+        }
+        for code in ["5", "10", "266", "2067", "53300", "08006", "23505"] {
+            assert!(!is_not_writable_code(Some(code)), "{code}");
+        }
+        assert!(!is_not_writable_code(None));
     }
 }

@@ -68,6 +68,8 @@ pub struct NewFeedback {
     pub comment: Option<String>,
     /// The id of the API key that gave the feedback.
     pub key_id: Option<String>,
+    /// When it was given, by the caller's clock (stored as its `created_at`).
+    pub at: DateTime<Utc>,
 }
 
 /// Stored feedback. A generation may have several.

@@ -24,6 +24,7 @@ use opm_core::prompt::{Actor, Prompt, PromptVersion};
 use opm_core::rollout::Rollout;
 use tokio::sync::broadcast;
 
+pub mod backup;
 mod engine;
 pub mod error;
 mod generations;
@@ -49,11 +50,28 @@ pub use sqlite::SqliteStore;
 /// Result alias for store calls.
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// Who is making a change and under which request, recorded in the audit entry.
+/// Who is making a change, under which request and when, recorded in the audit entry.
 #[derive(Debug, Clone)]
 pub struct MutationContext {
     pub actor: Actor,
     pub request_id: Option<String>,
+    /// When the change happens, by the caller's clock (the registry's, adjustable in tests): every
+    /// timestamp the mutation stores (created, updated, revoked, label moved, audited) is this one,
+    /// truncated to microseconds. The store never reads the system clock for them.
+    pub at: DateTime<Utc>,
+}
+
+impl MutationContext {
+    /// A change by `actor` at `at`, outside any request.
+    pub fn new(actor: Actor, at: DateTime<Utc>) -> Self {
+        Self { actor, request_id: None, at }
+    }
+
+    /// [`MutationContext::at`] truncated to the microseconds every backend stores (and the audit
+    /// hash covers).
+    pub(crate) fn stamp(&self) -> DateTime<Utc> {
+        rows::truncate_micros(self.at)
+    }
 }
 
 /// A project (namespace).
@@ -134,6 +152,8 @@ pub struct NewApiKey {
     pub role: Role,
     pub project: Option<ProjectName>,
     pub secret_hash: String,
+    /// When the key stops working; `None` for never. Must be in the future.
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 /// Audit filters; entries come newest first, paged by `before_seq`.
@@ -263,7 +283,12 @@ pub trait Store: Send + Sync + 'static {
     async fn create_key(&self, new: &NewApiKey, ctx: &MutationContext) -> StoreResult<ApiKey>;
     /// Keys of one project, or every key (global ones included) for `None`; revoked keys too.
     async fn list_keys(&self, project: Option<&ProjectName>) -> StoreResult<Vec<ApiKey>>;
+    /// Revokes a key. The last active global admin key cannot be revoked
+    /// ([`StoreError::LastAdminKey`], checked inside the write transaction).
     async fn revoke_key(&self, id: &str, ctx: &MutationContext) -> StoreResult<ApiKey>;
+    /// Moves each key's `last_used_at` forward to the given time (never back), in one transaction,
+    /// without an audit entry or a change event. Unknown ids are ignored.
+    async fn record_key_use(&self, uses: &[(String, DateTime<Utc>)]) -> StoreResult<()>;
     /// Finds a key (revoked or not) by the hash of its secret.
     async fn find_key_by_hash(&self, secret_hash: &str) -> StoreResult<Option<ApiKey>>;
     /// Every key ever created, revoked ones included.

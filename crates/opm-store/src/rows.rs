@@ -87,6 +87,8 @@ pub(crate) struct KeyRow {
     project: Option<String>,
     created_at_us: i64,
     revoked_at_us: Option<i64>,
+    expires_at_us: Option<i64>,
+    last_used_at_us: Option<i64>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -198,6 +200,8 @@ impl KeyRow {
             name: self.name,
             created_at: from_micros(self.created_at_us)?,
             revoked_at: self.revoked_at_us.map(from_micros).transpose()?,
+            expires_at: self.expires_at_us.map(from_micros).transpose()?,
+            last_used_at: self.last_used_at_us.map(from_micros).transpose()?,
         })
     }
 }
@@ -217,12 +221,6 @@ impl AuditRow {
         };
         Ok(AuditEntry { seq: self.seq, record, prev_hash: self.prev_hash, hash: self.hash })
     }
-}
-
-/// Now, truncated to the microseconds every backend stores (and the audit hash covers).
-pub(crate) fn now_micros() -> DateTime<Utc> {
-    let now = Utc::now();
-    DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now)
 }
 
 /// A time truncated to microseconds.

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Sqlite, Transaction};
+use sqlx::{Connection, Sqlite, Transaction};
 use tokio::sync::broadcast;
 
 use crate::engine::{Backend, WriteTx};
@@ -20,7 +20,7 @@ use crate::ops::Ops;
 use crate::session::Session;
 use crate::{ChangeEvent, StoreResult, sql};
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 /// How long a statement waits for another process's lock on the file before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -52,7 +52,20 @@ impl SqliteStore {
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full);
-        let writer = SqlitePoolOptions::new().max_connections(1).connect_with(writer_options).await?;
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .after_release(|conn, _| {
+                Box::pin(async move {
+                    // A COMMIT that failed (disk full, I/O error) leaves sqlx's transaction depth at 1
+                    // after SQLite rolled back by itself: the rollback on drop then fails too and every
+                    // later BEGIN is refused. The ping runs that queued rollback; a connection still in
+                    // a transaction after it is closed, and the pool opens a fresh one.
+                    conn.ping().await?;
+                    Ok(!conn.is_in_transaction())
+                })
+            })
+            .connect_with(writer_options)
+            .await?;
         MIGRATOR.run(&writer).await?;
         // One helper thread for large sorts (generation statistics sort a window of up to millions
         // of rows): about a fifth off their time, at no extra CPU.
@@ -75,6 +88,18 @@ impl SqliteStore {
             .await?;
         MIGRATOR.run(&pool).await?;
         Ok(Self::from_pools(pool.clone(), pool))
+    }
+
+    /// Closes every connection, waiting until the file is released (dropping the store closes
+    /// them in the background).
+    pub async fn close(&self) {
+        self.writer.close().await;
+        self.reader.close().await;
+    }
+
+    /// A store over a pool of read-only connections (backup verification): reads work, writes fail.
+    pub(crate) fn read_only(pool: SqlitePool) -> SqliteStore {
+        Self::from_pools(pool.clone(), pool)
     }
 
     fn from_pools(writer: SqlitePool, reader: SqlitePool) -> Self {

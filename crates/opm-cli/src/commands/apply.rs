@@ -1,5 +1,7 @@
 //! `opm apply -f DIR_OR_FILE`: load and validate every file, fetch the server's state, print the
-//! plan, then (unless `--dry-run`) create, publish, patch and relabel only what differs.
+//! plan, then (unless `--dry-run`) create, publish, patch and relabel only what differs. A file
+//! the plan refuses (a changed file repeating the replaced version's `message:` without
+//! `--reason`) is shown in the plan and stops the whole apply before anything is written.
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -7,7 +9,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use opm_api::labels::SetLabelRequest;
 use opm_api::prompts::{CreateVersionRequest, PromptDto, UpdatePromptRequest};
-use opm_client::{Client, PageQuery, PromptQuery, Selector};
+use opm_client::{Client, PageQuery, PromptQuery};
 use serde::Serialize;
 
 use crate::args::{ApplyArgs, OutputFormat};
@@ -46,7 +48,7 @@ pub async fn apply(settings: &Settings, args: &ApplyArgs) -> anyhow::Result<Exit
     let mut plan = Vec::with_capacity(files.len());
     let mut problems = Vec::new();
     for file in &files {
-        match plan_item(file, remote.get(&file.name), args.label.as_deref()) {
+        match plan_item(file, remote.get(&file.name), args.label.as_deref(), args.reason.as_deref()) {
             Ok(item) => plan.push(item),
             Err(problem) => problems.push(format!("  {problem}")),
         }
@@ -57,6 +59,10 @@ pub async fn apply(settings: &Settings, args: &ApplyArgs) -> anyhow::Result<Exit
     let human = settings.output == OutputFormat::Table;
     if human {
         print_plan(&plan, args.dry_run);
+    }
+    let refused: Vec<String> = plan.iter().filter_map(|item| item.refused.as_ref()).map(|r| format!("  {r}")).collect();
+    if !refused.is_empty() {
+        bail!("cannot apply; nothing was written:\n{}", refused.join("\n"));
     }
     let mut applied = Vec::new();
     if !args.dry_run {
@@ -110,14 +116,19 @@ async fn fetch_remote(
     for file in files {
         let Some(prompt) = existing.get(&file.name) else { continue };
         let latest = match prompt.latest_version {
-            Some(_) if !prompt.archived => {
-                let resolved = client
-                    .resolve(&file.name, &Selector::Label("latest".into()))
+            Some(latest) if !prompt.archived => {
+                let stored = client
+                    .get_version(&file.name, latest)
                     .await
                     .with_context(|| format!("cannot read the latest version of `{}`", file.name))?;
-                let content = dto_to_content(&resolved.content)
+                let content = dto_to_content(&stored.content)
                     .with_context(|| format!("the server's content of `{}` is not understood", file.name))?;
-                Some(RemoteVersion { version: resolved.version, content_hash: resolved.content_hash, content })
+                Some(RemoteVersion {
+                    version: stored.version,
+                    content_hash: stored.content_hash,
+                    content,
+                    message: stored.message,
+                })
             }
             _ => None,
         };
@@ -159,7 +170,7 @@ async fn apply_item(
         ContentChange::Create | ContentChange::NewVersion { .. } => {
             let request = CreateVersionRequest {
                 content: content_to_dto(&file.content)?,
-                message: file.message.clone(),
+                message: item.message.clone().unwrap_or_else(|| file.message.clone()),
                 description: Some(file.description.clone()),
                 tags: Some(file.tags.clone()),
             };
@@ -213,6 +224,12 @@ fn print_plan(plan: &[PlanItem], dry_run: bool) {
             detail.push_str(&format!("; label {}: {from} -> {to}", label.label));
         }
         println!("{:<12} {:<width$}  {detail}", item.action, item.name);
+        if let Some(note) = &item.message_note {
+            println!("{:<12} {:<width$}  {note}", "", "");
+        }
+        if let Some(refused) = &item.refused {
+            println!("{:<12} {:<width$}  refused: {refused}", "", "");
+        }
         if dry_run && !item.diff.is_empty() {
             for line in item.diff.lines() {
                 println!("    {line}");

@@ -11,7 +11,7 @@ use opm_client::{PageQuery, PromptQuery, Selector};
 use serde::Serialize;
 
 use crate::args::{DiffArgs, GetPromptArgs, ListPromptsArgs, RenderArgs, VersionSelector};
-use crate::output::{emit, one_line, or_dash, print_table, short_hash, table, time, to_yaml};
+use crate::output::{emit, one_line, or_dash, print_table, short_hash, significant, table, time, to_yaml};
 use crate::settings::Settings;
 use crate::vars::collect_vars;
 
@@ -162,17 +162,17 @@ pub async fn invoke(settings: &Settings, args: &RenderArgs) -> anyhow::Result<Ex
     emit(settings.output, &answer, |answer: &InvokeResponse| {
         println!("{}", answer.content);
         let tokens = |n: Option<u64>| n.map_or_else(|| "?".to_owned(), |n| n.to_string());
-        let cost = answer.cost_usd.map_or_else(|| "unknown".to_owned(), |c| format!("${c:.6}"));
+        let cost = answer.cost_usd.map_or_else(|| "unknown".to_owned(), |c| format!("${}", significant(c)));
         eprintln!(
-            "-- {} v{} via {}/{}: {} in / {} out tokens, cost {cost}, {:.1} ms ({:.2} ms in OPM), generation {}",
+            "-- {} v{} via {}/{}: {} in / {} out tokens, cost {cost}, {} ms ({} ms in OPM), generation {}",
             answer.prompt,
             answer.version,
             answer.provider,
             answer.model,
             tokens(answer.usage.input_tokens),
             tokens(answer.usage.output_tokens),
-            answer.latency_ms,
-            answer.overhead_ms,
+            significant(answer.latency_ms),
+            significant(answer.overhead_ms),
             answer.generation_id
         );
     })?;

@@ -7,13 +7,14 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail};
-use opm_api::rollouts::{RolloutActionRequest, RolloutDto, StartRolloutRequest};
+use opm_api::rollouts::{
+    ArmMetricsDto, CheckResultDto, RolloutActionRequest, RolloutDto, RolloutSpecDto, RolloutStateDto,
+    SignificanceTestDto, StartRolloutRequest, VerdictDto,
+};
 use opm_client::Client;
-use opm_core::rollout::{ArmMetrics, CheckResult, RolloutSpec, RolloutState, Verdict};
-use opm_core::stats::SignificanceTest;
 
 use crate::args::{RolloutActionArgs, RolloutCommand, RolloutPickArgs, RolloutStartArgs};
-use crate::output::{emit, one_line, print_table, table, time};
+use crate::output::{emit, one_line, print_table, significant, table, time};
 use crate::settings::Settings;
 
 /// `opm rollout …`.
@@ -147,9 +148,7 @@ fn print_status(rollout: &RolloutDto) {
         Some(at) => println!("next check:  {} (every {every})", time(at)),
         None => println!("next check:  - (every {every})"),
     }
-    if let Ok(spec) = serde_json::from_value::<RolloutSpec>(rollout.spec.clone()) {
-        println!("gates:       {}", gates(&spec));
-    }
+    println!("gates:       {}", gates(&rollout.spec));
     println!("checks:      {}", rollout.checks);
     println!(
         "started:     {} by {}: {}",
@@ -161,28 +160,25 @@ fn print_status(rollout: &RolloutDto) {
         println!("last check:  none yet");
         return;
     };
-    match serde_json::from_value::<CheckResult>(check.clone()) {
-        Ok(check) => print_check(rollout, &check),
-        Err(error) => println!("last check:  unreadable ({error}); see `-o json`"),
-    }
+    print_check(rollout, check);
 }
 
 /// `progressing`, `paused since T: why`, `aborted at T: why`, `promoted at T`.
 fn state_line(rollout: &RolloutDto) -> String {
-    match serde_json::from_value::<RolloutState>(rollout.state_detail.clone()) {
-        Ok(RolloutState::Progressing { failures, .. }) if failures > 0 => {
+    match &rollout.state_detail {
+        RolloutStateDto::Progressing { failures, .. } if *failures > 0 => {
             format!("progressing ({failures} failed check(s) so far)")
         }
-        Ok(RolloutState::Paused { reason, since, .. }) => {
-            format!("paused since {}: {}", time(&since), one_line(&reason, 80))
+        RolloutStateDto::Paused { reason, since, .. } => {
+            format!("paused since {}: {}", time(since), one_line(reason, 80))
         }
-        Ok(RolloutState::Aborted { reason, at }) => format!("aborted at {}: {}", time(&at), one_line(&reason, 80)),
-        Ok(RolloutState::Promoted { at }) => format!("promoted at {}", time(&at)),
-        _ => rollout.state.clone(),
+        RolloutStateDto::Aborted { reason, at } => format!("aborted at {}: {}", time(at), one_line(reason, 80)),
+        RolloutStateDto::Promoted { at } => format!("promoted at {}", time(at)),
+        RolloutStateDto::Progressing { .. } => rollout.state.clone(),
     }
 }
 
-fn gates(spec: &RolloutSpec) -> String {
+fn gates(spec: &RolloutSpecDto) -> String {
     let thresholds = &spec.thresholds;
     let mut parts = Vec::new();
     if let Some(rate) = thresholds.max_error_rate {
@@ -202,11 +198,11 @@ fn gates(spec: &RolloutSpec) -> String {
     parts.join(", ")
 }
 
-fn print_check(rollout: &RolloutDto, check: &CheckResult) {
+fn print_check(rollout: &RolloutDto, check: &CheckResultDto) {
     match &check.verdict {
-        Verdict::Passed => println!("last check:  passed"),
-        Verdict::Failed { reasons } | Verdict::Inconclusive { reasons } => {
-            let verdict = if matches!(check.verdict, Verdict::Failed { .. }) { "failed" } else { "inconclusive" };
+        VerdictDto::Passed => println!("last check:  passed"),
+        VerdictDto::Failed { reasons } | VerdictDto::Inconclusive { reasons } => {
+            let verdict = if matches!(check.verdict, VerdictDto::Failed { .. }) { "failed" } else { "inconclusive" };
             println!("last check:  {verdict}");
             for reason in reasons {
                 println!("  - {reason}");
@@ -233,14 +229,14 @@ fn print_check(rollout: &RolloutDto, check: &CheckResult) {
     println!("tests (canary vs stable, α {}): {}", summary.alpha, tests.join("; "));
 }
 
-fn arm_row(arm: &str, version: u32, metrics: &ArmMetrics) -> Vec<String> {
+fn arm_row(arm: &str, version: u32, metrics: &ArmMetricsDto) -> Vec<String> {
     vec![
         arm.to_owned(),
         format!("v{version}"),
         metrics.calls.to_string(),
         metrics.errors.to_string(),
         metrics.error_rate().map(percent).unwrap_or_else(|| "-".into()),
-        metrics.latency_p95_ms.map(milliseconds).unwrap_or_else(|| "-".into()),
+        metrics.latency_p95_ms.map(significant).unwrap_or_else(|| "-".into()),
         match metrics.feedback_mean {
             Some(mean) => format!("{mean:.2} (n={})", metrics.feedback_count),
             None => "-".into(),
@@ -249,14 +245,9 @@ fn arm_row(arm: &str, version: u32, metrics: &ArmMetrics) -> Vec<String> {
 }
 
 /// `p=0.012 (significant)`.
-fn p_value(test: &SignificanceTest) -> String {
+fn p_value(test: &SignificanceTestDto) -> String {
     let verdict = if test.significant { "significant" } else { "not significant" };
     format!("p={:.3} ({verdict})", test.p_value)
-}
-
-/// `1234`, or `0.4` below 10 ms (a local model or the mock answers in well under one).
-fn milliseconds(ms: f64) -> String {
-    if ms < 10.0 { format!("{ms:.1}") } else { format!("{ms:.0}") }
 }
 
 /// A fraction as a percentage, `0.0213` → `2.13%`.

@@ -34,17 +34,22 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
 /// Connects to the store, which runs pending migrations, and exits.
 pub async fn migrate(args: StoreArgs) -> anyhow::Result<ExitCode> {
     init_logging(false);
-    let url = match args.database_url.filter(|url| !url.is_empty()) {
-        Some(url) => url,
-        None => {
-            std::fs::create_dir_all(&args.data_dir)
-                .with_context(|| format!("cannot create the data directory {}", args.data_dir.display()))?;
-            format!("sqlite://{}", args.data_dir.join("opm.db").display())
-        }
-    };
+    let url = database_url(&args)?;
     opm_store::connect(&url).await.with_context(|| format!("cannot migrate {}", redact(&url)))?;
     println!("database is up to date: {}", redact(&url));
     Ok(ExitCode::SUCCESS)
+}
+
+/// The database URL of `args`: `--database-url`, else SQLite in the data directory (created).
+pub fn database_url(args: &StoreArgs) -> anyhow::Result<String> {
+    match args.database_url.as_ref().filter(|url| !url.is_empty()) {
+        Some(url) => Ok(url.clone()),
+        None => {
+            std::fs::create_dir_all(&args.data_dir)
+                .with_context(|| format!("cannot create the data directory {}", args.data_dir.display()))?;
+            Ok(format!("sqlite://{}", args.data_dir.join("opm.db").display()))
+        }
+    }
 }
 
 /// Logs on stderr. JSON lines carry the request span's fields (`request_id`, `trace_id`, method,
@@ -67,7 +72,7 @@ fn init_logging(json: bool) {
 }
 
 /// The URL without its password, for messages.
-fn redact(url: &str) -> String {
+pub fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme_end), Some(at)) if at > scheme_end => {
             let credentials = &url[scheme_end + 3..at];

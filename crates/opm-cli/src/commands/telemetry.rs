@@ -7,7 +7,7 @@ use opm_api::telemetry::{ComparisonDto, FeedbackRequest, PercentilesDto, StatsDt
 use opm_client::StatsQuery;
 
 use crate::args::{FeedbackArgs, StatsArgs};
-use crate::output::{emit, print_table, table, time};
+use crate::output::{emit, print_table, signed_significant, significant, table, time};
 use crate::settings::Settings;
 
 /// `opm stats NAME [--window 1h] [--by version|label|model|arm] [--label L]`.
@@ -50,10 +50,10 @@ fn print_stats(stats: &StatsDto) {
             group.calls.to_string(),
             format!("{} ({:.1}%)", group.errors, group.error_rate * 100.0),
             group.latency_ms.as_ref().map(percentiles).unwrap_or_else(|| "-".into()),
-            group.ttft_ms.as_ref().map(|p| format!("{:.0}", p.p50)).unwrap_or_else(|| "-".into()),
+            group.ttft_ms.as_ref().map(|p| significant(p.p50)).unwrap_or_else(|| "-".into()),
             format!("{}/{}", group.tokens.input, group.tokens.output),
-            format!("{:.4}", group.cost.total_usd),
-            group.cost.per_call_usd.map(|c| format!("{c:.6}")).unwrap_or_else(|| "-".into()),
+            significant(group.cost.total_usd),
+            group.cost.per_call_usd.map(significant).unwrap_or_else(|| "-".into()),
             match group.feedback.mean_score {
                 Some(mean) => format!("{mean:.2} (n={})", group.feedback.count),
                 None => "-".into(),
@@ -81,7 +81,13 @@ fn print_comparisons(stats: &StatsDto) {
 fn comparison_line(comparison: &ComparisonDto) -> String {
     let tests = [
         ("error rate", comparison.error_rate.as_ref().map(|test| test_text(test, |d| format!("{:+.2} pp", d * 100.0)))),
-        ("latency", comparison.latency_mean_ms.as_ref().map(|test| test_text(test, |d| format!("{d:+.0} ms")))),
+        (
+            "latency",
+            comparison
+                .latency_mean_ms
+                .as_ref()
+                .map(|test| test_text(test, |d| format!("{} ms", signed_significant(d)))),
+        ),
         ("feedback", comparison.feedback_mean.as_ref().map(|test| test_text(test, |d| format!("{d:+.3}")))),
     ];
     let parts: Vec<String> =
@@ -96,7 +102,7 @@ fn test_text(test: &TestDto, difference: impl Fn(f64) -> String) -> String {
 }
 
 fn percentiles(p: &PercentilesDto) -> String {
-    format!("{:.0}/{:.0}/{:.0}", p.p50, p.p95, p.p99)
+    format!("{}/{}/{}", significant(p.p50), significant(p.p95), significant(p.p99))
 }
 
 /// `opm feedback GENERATION_ID --score S [--comment C]`.

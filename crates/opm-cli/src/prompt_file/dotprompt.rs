@@ -78,6 +78,7 @@ pub fn parse(path: &Path, text: &str) -> Result<PromptFile, FileError> {
         description,
         tags: Vec::new(),
         message: DEFAULT_MESSAGE.into(),
+        message_line: None,
         content,
     })
 }

@@ -83,7 +83,15 @@ pub fn parse(path: &Path, text: &str) -> Result<PromptFile, FileError> {
     let messages = messages_in(path, &split.body, split.body_line)?;
     let mut content = VersionContent { body: PromptBody::Chat { messages }, variables, model, metadata };
     declare_undeclared(&mut content).map_err(|e| error(path, Some(split.body_line), e.to_string()))?;
-    Ok(PromptFile { path: path.to_owned(), name, description, tags, message: DEFAULT_MESSAGE.into(), content })
+    Ok(PromptFile {
+        path: path.to_owned(),
+        name,
+        description,
+        tags,
+        message: DEFAULT_MESSAGE.into(),
+        message_line: None,
+        content,
+    })
 }
 
 /// Validates, declaring each variable the templates read but `inputs` did not as an optional

@@ -172,3 +172,39 @@ fn apply_json_output_is_a_report() {
     assert!(report["plan"].as_array().unwrap().iter().all(|item| item["action"] == "create"), "{report}");
     assert_eq!(report["applied"].as_array().unwrap().len(), EXAMPLES.len());
 }
+
+#[test]
+fn a_changed_file_with_the_old_message_takes_the_reason_or_is_refused() {
+    let server = TestServer::start();
+    let dir = server.copy_examples("prompts");
+    let dir_text = dir.display().to_string();
+    server.opm(&["apply", "-f", &dir_text, "--label", "production", "--reason", "first release"]).success();
+    let file = dir.join("support-reply.yaml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, text.replace("temperature: 0.3", "temperature: 0.2")).unwrap();
+
+    // Without --reason: refused in the plan, dry run or not, naming the file and its `message:` line.
+    for extra in [&["--dry-run"][..], &[]] {
+        let run = server.opm(&[&["apply", "-f", &dir_text][..], extra].concat()).failure();
+        assert!(run.stdout.contains("refused: "), "{}", run.stdout);
+        assert!(
+            run.stderr.contains(
+                "support-reply.yaml:4: `message: First version of the support reply prompt` is the message of v1 \
+                 this version replaces; change `message:` or give --reason"
+            ),
+            "{}",
+            run.stderr
+        );
+        assert!(run.stderr.contains("nothing was written"), "{}", run.stderr);
+        assert_eq!(server.version_count("support-reply"), 1);
+    }
+
+    // With --reason: the plan says so, and v2 carries the reason as its message.
+    let dry = server.opm(&["apply", "-f", &dir_text, "--dry-run", "--reason", "cooler answers"]).success();
+    assert!(dry.stdout.contains("message from --reason: `message:` ("), "{}", dry.stdout);
+    assert_eq!(server.version_count("support-reply"), 1);
+    server.opm(&["apply", "-f", &dir_text, "--label", "production", "--reason", "cooler answers"]).success();
+    let versions = server.opm(&["history", "support-reply", "-o", "json"]).success().json();
+    let v2 = versions.as_array().unwrap().iter().find(|v| v["version"] == 2).unwrap();
+    assert_eq!(v2["message"], "cooler answers", "{versions}");
+}

@@ -21,7 +21,9 @@ fn add_two_versions(server: TestServer) -> TestServer {
     let dir = server.copy_examples("prompts");
     let file = dir.join("hello-mock.yaml");
     let text = std::fs::read_to_string(&file).unwrap();
-    std::fs::write(&file, text.replace("in one sentence", "in one short sentence")).unwrap();
+    let text =
+        text.replace("in one sentence", "in one short sentence").replace("message: first version", "message: shorter");
+    std::fs::write(&file, text).unwrap();
     server.opm(&["apply", "-f", &dir.display().to_string()]).success();
     assert_eq!(server.version_count("hello-mock"), 2);
     server

@@ -2,7 +2,9 @@
 //! concurrent writers get contiguous version numbers and no 5xx, and with two replicas on one
 //! PostgreSQL a label move, a rollback or a key revocation on one is visible on the other within a
 //! second (the time is measured and printed); SIGTERM writes out queued generation records; JSON
-//! logs carry request and trace ids; canary rollouts run end to end (`rollouts.rs`).
+//! logs carry request and trace ids; canary rollouts run end to end (`rollouts.rs`); the README's
+//! quick start runs top to bottom (`readme.rs`); a backup taken during a write storm restores and
+//! verifies (`backup.rs`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -14,7 +16,15 @@ use opm_api::prompts::{ContentDto, CreateVersionRequest, PromptTypeDto};
 use opm_client::prompts::Selector;
 use opm_client::{Client, ClientConfig};
 
+mod backup;
+mod faults_chaos;
+mod faults_common;
+mod faults_crash;
+mod faults_disk;
+mod faults_failover;
+mod faults_pg_restart;
 mod push;
+mod readme;
 mod rollouts;
 mod server;
 mod telemetry;
@@ -192,7 +202,12 @@ async fn postgres_replicas_see_each_others_writes_within_a_second() {
     .await;
     // Key revocation reaches the other replica too.
     let created = client_a
-        .create_key(&opm_api::keys::CreateKeyRequest { name: "temp".into(), role: "viewer".into(), project: None })
+        .create_key(&opm_api::keys::CreateKeyRequest {
+            name: "temp".into(),
+            role: "viewer".into(),
+            project: None,
+            expires_at: None,
+        })
         .await
         .unwrap();
     let viewer_b = Client::new(&ClientConfig {
@@ -202,7 +217,7 @@ async fn postgres_replicas_see_each_others_writes_within_a_second() {
     })
     .unwrap();
     viewer_b.resolve("shared", &production).await.unwrap();
-    client_a.revoke_key(&created.key.id).await.unwrap();
+    client_a.revoke_key(&created.key.id, false).await.unwrap();
     let revoke =
         time_until(Duration::from_secs(1), || async { viewer_b.resolve("shared", &production).await.is_err() }).await;
     eprintln!(

@@ -19,12 +19,12 @@ use crate::server::{ADMIN, Options, Server};
 /// Users sent through the gateway per step.
 const USERS: usize = 300;
 
-struct Http {
-    client: reqwest::Client,
+pub(crate) struct Http {
+    pub(crate) client: reqwest::Client,
 }
 
 impl Http {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let _ = rustls::crypto::ring::default_provider().install_default();
         Self { client: reqwest::Client::builder().build().unwrap() }
     }
@@ -40,13 +40,13 @@ impl Http {
         (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
     }
 
-    async fn get(&self, server: &Server, path: &str) -> Value {
+    pub(crate) async fn get(&self, server: &Server, path: &str) -> Value {
         let (status, body) = self.call(reqwest::Method::GET, format!("{}{path}", server.url), None).await;
         assert_eq!(status, 200, "GET {path}: {body}");
         body
     }
 
-    async fn post(&self, server: &Server, path: &str, body: Value) -> (u16, Value) {
+    pub(crate) async fn post(&self, server: &Server, path: &str, body: Value) -> (u16, Value) {
         self.call(reqwest::Method::POST, format!("{}{path}", server.url), Some(body)).await
     }
 
@@ -71,7 +71,7 @@ impl Http {
     }
 
     /// Every user once, eight at a time; returns each user's arm.
-    async fn traffic(&self, server: &Server, users: usize) -> HashMap<String, u32> {
+    pub(crate) async fn traffic(&self, server: &Server, users: usize) -> HashMap<String, u32> {
         let calls = (0..users).map(|i| async move {
             let user = format!("user-{i}");
             let (version, _) = self.chat(server, &user).await;
@@ -80,13 +80,19 @@ impl Http {
         futures::stream::iter(calls).buffer_unordered(8).collect().await
     }
 
-    async fn advance(&self, server: &Server, by: &str) {
+    pub(crate) async fn advance(&self, server: &Server, by: &str) {
         let (status, body) = self.post(server, "/api/v1/clock/advance", json!({"by": by})).await;
         assert_eq!(status, 200, "{body}");
     }
 
     /// Polls the rollout until `done` holds, for at most `limit`.
-    async fn wait_rollout(&self, server: &Server, id: i64, limit: Duration, done: impl Fn(&Value) -> bool) -> Value {
+    pub(crate) async fn wait_rollout(
+        &self,
+        server: &Server,
+        id: i64,
+        limit: Duration,
+        done: impl Fn(&Value) -> bool,
+    ) -> Value {
         let started = Instant::now();
         loop {
             let rollout = self.get(server, &format!("/api/v1/prompts/assistant/rollouts/{id}")).await;
@@ -101,7 +107,7 @@ impl Http {
 
 /// `opm.toml` with two providers on the mock: `stable-up` and `canary-up` (separate circuit breakers,
 /// so a failing canary model cannot open the stable one's breaker).
-fn write_config(dir: &std::path::Path, mock: &MockServer) {
+pub(crate) fn write_config(dir: &std::path::Path, mock: &MockServer) {
     std::fs::write(dir.join("upstream-key"), "test-key").unwrap();
     let key = dir.join("upstream-key");
     let provider = |name: &str| {
@@ -116,12 +122,12 @@ fn write_config(dir: &std::path::Path, mock: &MockServer) {
     std::fs::write(dir.join("opm.toml"), config).unwrap();
 }
 
-fn options() -> Options<'static> {
+pub(crate) fn options() -> Options<'static> {
     Options { args: &["--adjustable-clock", "--rollout-tick", "100ms"], env: &[], capture_logs: false }
 }
 
 /// Publishes v1 (stable, healthy) and v2 (the canary, on `canary_model`) and points production at v1.
-async fn seed(http: &Http, server: &Server, canary_model: &str) {
+pub(crate) async fn seed(http: &Http, server: &Server, canary_model: &str) {
     for (provider, model) in [("stable-up", "gpt-4o-mini"), ("canary-up", canary_model)] {
         let version = json!({"content": {"type": "chat", "messages": [
             {"role": "system", "content": format!("You explain {{{{ topic }}}} ({model}).")}
@@ -135,7 +141,7 @@ async fn seed(http: &Http, server: &Server, canary_model: &str) {
     assert_eq!(status, 200, "{body}");
 }
 
-async fn start_rollout(http: &Http, server: &Server, steps: Value) -> i64 {
+pub(crate) async fn start_rollout(http: &Http, server: &Server, steps: Value) -> i64 {
     let request = json!({"label": "production", "to": 2, "steps": steps, "interval": "10m",
         "max_error_rate": 0.05, "max_p95_latency_ms": 3000, "min_samples": 15, "reason": "ship v2 safely"});
     let (status, body) = http.post(server, "/api/v1/prompts/assistant/rollouts", request).await;
@@ -229,7 +235,7 @@ async fn a_healthy_canary_is_promoted_and_users_only_move_towards_it() {
     assert!(stats["groups"].as_array().unwrap().len() >= 2, "{stats:#}");
 }
 
-async fn leader(http: &Http, server: &Server) -> bool {
+pub(crate) async fn leader(http: &Http, server: &Server) -> bool {
     let response = http.client.get(format!("{}/metrics", server.url)).send().await.unwrap();
     response.text().await.unwrap().lines().any(|line| line == "opm_rollout_leader 1")
 }

@@ -31,6 +31,11 @@ impl Server {
     }
 
     pub fn start_with(data_dir: &std::path::Path, database_url: Option<&str>, options: &Options<'_>) -> Self {
+        Self::spawn(Self::command(data_dir, database_url, options))
+    }
+
+    /// The `opm serve` command [`Server::start_with`] runs, for tests that wrap or adjust it.
+    pub fn command(data_dir: &std::path::Path, database_url: Option<&str>, options: &Options<'_>) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_opm"));
         command
             .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
@@ -47,6 +52,11 @@ impl Server {
         if let Some(url) = database_url {
             command.args(["--database-url", url]);
         }
+        command
+    }
+
+    /// Runs `command` (an `opm serve`, perhaps wrapped) and waits for its listening line.
+    pub fn spawn(mut command: Command) -> Self {
         let mut child = command.spawn().expect("start opm serve");
         let logs = Arc::new(Mutex::new(Vec::new()));
         if let Some(stderr) = child.stderr.take() {
@@ -72,6 +82,11 @@ impl Server {
     pub fn client(&self) -> Client {
         Client::new(&ClientConfig { base_url: self.url.clone(), api_key: Some(ADMIN.into()), ..Default::default() })
             .unwrap()
+    }
+
+    /// The process id (of the wrapper, when the command was wrapped with `exec`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     pub fn kill_9(mut self) {

@@ -20,18 +20,23 @@ use crate::extract::{ApiJson, ApiQuery};
 
 /// Filters for listing prompts.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListPromptsQuery {
     /// Only prompts with this tag.
+    #[param(schema_with = opm_api::names::name)]
     pub tag: Option<String>,
     /// Only prompts with this label.
+    #[param(schema_with = opm_api::names::name)]
     pub label: Option<String>,
     /// Include archived prompts.
     #[serde(default)]
     pub include_archived: bool,
-    /// `next_cursor` from the previous page.
+    /// `next_cursor` from the previous page (a prompt name).
+    #[param(schema_with = opm_api::names::name)]
     pub cursor: Option<String>,
     /// Page size (1–500, default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
 }
 

@@ -85,12 +85,15 @@ pub async fn start_rollout(
 
 /// Filters for listing rollouts.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListRolloutsQuery {
     /// Only this label's rollouts.
+    #[param(schema_with = opm_api::names::name)]
     pub label: Option<String>,
     /// Only progressing or paused ones.
     pub active: Option<bool>,
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
 }
 
@@ -120,7 +123,7 @@ pub async fn list_rollouts(
 
 /// One rollout, with its newest check.
 #[utoipa::path(get, path = "/api/v1/prompts/{name}/rollouts/{id}", tag = "rollouts",
-    params(("name" = String, Path), ("id" = i64, Path)),
+    params(("name" = String, Path), ("id" = i64, Path, minimum = 1)),
     responses((status = 200, body = RolloutDto), (status = 404, body = opm_api::Problem)))]
 pub async fn get_rollout(
     State(state): State<AppState>,
@@ -136,7 +139,7 @@ pub async fn get_rollout(
 /// Pause, resume, promote or abort a rollout. Promote points the label at the canary alone and
 /// abort at the stable version alone, at once; both are final.
 #[utoipa::path(post, path = "/api/v1/prompts/{name}/rollouts/{id}/{action}", tag = "rollouts",
-    params(("name" = String, Path), ("id" = i64, Path), ("action" = String, Path, description = "pause, resume, promote or abort")),
+    params(("name" = String, Path), ("id" = i64, Path, minimum = 1), ("action" = String, Path, pattern = "^(pause|resume|promote|abort)$", description = "pause, resume, promote or abort")),
     request_body = RolloutActionRequest,
     responses((status = 200, body = RolloutDto), (status = 404, body = opm_api::Problem),
               (status = 409, body = opm_api::Problem, description = "not allowed in the rollout's state")))]

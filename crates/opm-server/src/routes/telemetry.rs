@@ -67,6 +67,7 @@ pub async fn feedback(
         score: request.score,
         comment: request.comment,
         key_id: Some(caller.key.id.clone()),
+        at: state.registry.clock().now(),
     };
     let store = state.registry.store();
     let stored = match store.add_feedback(&new).await {
@@ -113,13 +114,17 @@ fn generation_error(error: StoreError) -> ApiError {
 
 /// The stats window and grouping.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct StatsParams {
     /// How far back from now, e.g. `15m`, `1h` (default), `7d`; 1 minute to 90 days.
+    #[param(pattern = r"^([1-9][0-9]?m|[1-9][0-9]?h|([1-9]|[1-8][0-9]|90)d)$")]
     pub window: Option<String>,
     /// `version` (default), `label`, `model` or `arm`.
+    #[param(schema_with = stats_by)]
     pub by: Option<String>,
     /// Only calls served through this label (e.g. to compare a split's arms).
+    #[param(schema_with = opm_api::names::name)]
     pub label: Option<String>,
 }
 
@@ -244,6 +249,14 @@ pub(crate) fn parse_window(text: &str) -> Result<Duration, ApiError> {
 /// A malformed query parameter: 400 `invalid_query`, like the query extractor's own rejections.
 pub(crate) fn bad_query(detail: String) -> ApiError {
     ApiError::invalid("invalid_query", detail).with_status(StatusCode::BAD_REQUEST)
+}
+
+/// The `by` query parameter of the stats routes: one of the grouping names.
+pub fn stats_by() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(["version", "label", "model", "arm"]))
+        .build()
 }
 
 #[cfg(test)]

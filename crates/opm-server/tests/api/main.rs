@@ -3,8 +3,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod contract;
 mod flow;
 mod gateway;
+mod keys;
 mod langfuse;
 mod mcp;
 mod problems;
@@ -47,7 +49,14 @@ impl TestApp {
         let url = format!("sqlite://{}", dir.path().join("opm.db").display());
         let store = opm_store::connect(&url).await.unwrap();
         let registry = Registry::new(store);
-        opm_server::bootstrap_admin_key(registry.store().as_ref(), dir.path(), Some(ADMIN_SECRET)).await.unwrap();
+        opm_server::bootstrap_admin_key(
+            registry.store().as_ref(),
+            dir.path(),
+            Some(ADMIN_SECRET),
+            registry.clock().now(),
+        )
+        .await
+        .unwrap();
         let router = build_router(AppState::with_default_gateway(registry.clone()).unwrap());
         Self { router, registry, _dir: dir }
     }

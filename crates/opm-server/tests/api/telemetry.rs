@@ -287,7 +287,9 @@ async fn retention_deletes_only_old_generations() {
     store.insert_generations(&rows).await.unwrap();
     let metrics = opm_server::metrics::Metrics::new();
     let deleted =
-        opm_server::retention::run_once(store.as_ref(), &metrics, Duration::from_secs(30 * 86400)).await.unwrap();
+        opm_server::retention::run_once(store.as_ref(), &metrics, Duration::from_secs(30 * 86400), chrono::Utc::now())
+            .await
+            .unwrap();
     assert_eq!(deleted, 5);
     assert_eq!(store.count_generations().await.unwrap(), 2);
     assert_eq!(sample(&metrics.render(), "opm_retention_deleted_total", &[]), Some(5.0));

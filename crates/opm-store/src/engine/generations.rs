@@ -12,7 +12,7 @@ use crate::generations::{
     Feedback, GenerationRow, GroupStats, NewFeedback, StatsQuery, check_feedback, check_row, check_stats_query,
     sort_groups,
 };
-use crate::rows::now_micros;
+use crate::rows::truncate_micros;
 use crate::sql::generations::MAX_ROWS_PER_INSERT;
 use crate::{StoreError, StoreResult};
 
@@ -71,7 +71,7 @@ pub(super) async fn add_feedback(backend: &impl Backend, new: &NewFeedback) -> S
     let mut tx = backend.writer().await?;
     let feedback = tx
         .ops()
-        .insert_feedback(new, now_micros())
+        .insert_feedback(new, truncate_micros(new.at))
         .await?
         .ok_or_else(|| not_found(&new.project, &new.generation_id))?;
     tx.commit(Vec::new()).await?;

@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::{Backend, Mutation, audit_record, prompts, versions};
 use crate::ops::Ops;
-use crate::rows::{StoredPrompt, now_micros};
+use crate::rows::StoredPrompt;
 use crate::{ChangeEvent, MutationContext, Resolved, Selector, StoreError, StoreResult};
 
 /// Points `label` at `target`. Setting the target it already has writes nothing.
@@ -82,7 +82,7 @@ pub(super) async fn ensure_no_rollout(ops: &mut dyn Ops, stored: &StoredPrompt, 
     }
 }
 
-/// A change made now by the context's actor.
+/// A change made by the context's actor at the context's time.
 pub(super) fn label_change(
     kind: LabelChangeKind,
     from: Option<LabelTarget>,
@@ -90,7 +90,7 @@ pub(super) fn label_change(
     reason: &str,
     ctx: &MutationContext,
 ) -> LabelChange {
-    LabelChange { seq: 0, kind, from, to, reason: reason.to_owned(), actor: ctx.actor.clone(), at: now_micros() }
+    LabelChange { seq: 0, kind, from, to, reason: reason.to_owned(), actor: ctx.actor.clone(), at: ctx.stamp() }
 }
 
 /// Moves the label as `change` says, records the change in its history and the audit trail.

@@ -5,12 +5,11 @@ use opm_core::names::ProjectName;
 use serde_json::json;
 
 use super::{Backend, Mutation, audit_record};
-use crate::rows::now_micros;
 use crate::{ChangeEvent, MutationContext, Project, StoreError, StoreResult};
 
 pub(super) async fn create(backend: &impl Backend, name: &ProjectName, ctx: &MutationContext) -> StoreResult<Project> {
     let mut mutation = Mutation::begin(backend).await?;
-    let at = now_micros();
+    let at = ctx.stamp();
     let project =
         mutation.ops().insert_project(name, at).await?.ok_or_else(|| StoreError::ProjectExists(name.to_string()))?;
     let mut record = audit_record(ctx, at, action::PROJECT_CREATE, name.as_str(), format!("project/{name}"));

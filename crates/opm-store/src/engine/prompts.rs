@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::{Backend, Mutation, audit_record};
 use crate::ops::Ops;
-use crate::rows::{StoredPrompt, now_micros};
+use crate::rows::StoredPrompt;
 use crate::{ChangeEvent, MutationContext, NewPrompt, PromptFilter, PromptPatch, StoreError, StoreResult};
 
 pub(super) async fn create(backend: &impl Backend, new: &NewPrompt, ctx: &MutationContext) -> StoreResult<Prompt> {
@@ -27,7 +27,7 @@ pub(super) async fn insert(
     if mutation.ops().get_project(&new.project).await?.is_none() {
         return Err(StoreError::ProjectNotFound(new.project.to_string()));
     }
-    let at = now_micros();
+    let at = ctx.stamp();
     let id =
         mutation.ops().insert_prompt(new, at).await?.ok_or_else(|| StoreError::PromptExists(new.name.to_string()))?;
     let mut record = audit_record(ctx, at, action::PROMPT_CREATE, new.project.as_str(), format!("prompt/{}", new.name));
@@ -90,7 +90,7 @@ pub(super) async fn update(
     if description == before.description && tags == before.tags {
         return Ok(stored.prompt);
     }
-    let at = now_micros();
+    let at = ctx.stamp();
     mutation.ops().update_prompt_meta(stored.id, &description, &tags, at).await?;
     let mut record = audit_record(ctx, at, action::PROMPT_UPDATE, project.as_str(), format!("prompt/{name}"));
     record.before = Some(json!({ "description": before.description, "tags": before.tags }));
@@ -116,7 +116,7 @@ pub(super) async fn set_archived(
         (false, false) => return Err(StoreError::PromptNotArchived(name.to_string())),
         _ => {}
     }
-    let at = now_micros();
+    let at = ctx.stamp();
     mutation.ops().set_archived(stored.id, archived, at).await?;
     let action = if archived { action::PROMPT_ARCHIVE } else { action::PROMPT_RESTORE };
     let mut record = audit_record(ctx, at, action, project.as_str(), format!("prompt/{name}"));

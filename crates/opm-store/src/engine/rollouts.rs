@@ -19,7 +19,6 @@ use serde_json::json;
 
 use super::{Backend, Mutation, audit_record, labels, prompts, versions};
 use crate::rollouts::{NewRollout, RolloutFilter, RolloutUpdate, check_new_rollout, check_serves_arms, check_update};
-use crate::rows::now_micros;
 use crate::{ChangeEvent, MutationContext, StoreError, StoreResult};
 
 /// Starts a rollout: checks the prompt, versions, the label's current target and that no other
@@ -46,7 +45,7 @@ pub(super) async fn create(backend: &impl Backend, new: &NewRollout, ctx: &Mutat
             actual: describe(&current.target),
         });
     }
-    let at = now_micros();
+    let at = ctx.stamp();
     let id = mutation.ops().insert_rollout(stored.id, new, ctx, at).await?;
     if new.target != current.target {
         let change = labels::label_change(
@@ -115,7 +114,7 @@ pub(super) async fn update(
             moved = Some((from, target.clone()));
         }
     }
-    let at = now_micros();
+    let at = ctx.stamp();
     let checks = current.checks.saturating_add(u32::from(update.check.is_some()));
     let written = mutation
         .ops()

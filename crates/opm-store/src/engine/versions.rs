@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::{Backend, Mutation, audit_record, prompts};
 use crate::ops::Ops;
-use crate::rows::{StoredPrompt, now_micros};
+use crate::rows::StoredPrompt;
 use crate::{ChangeEvent, MutationContext, NewVersion, PublishOutcome, StoreError, StoreResult};
 
 /// Publishes `new` as the next version. Content equal to the latest version's returns that version
@@ -53,7 +53,7 @@ pub(super) async fn publish(
             .ok_or_else(|| StoreError::InvalidInput(format!("prompt `{name}` has the most versions possible")))?,
         None => 1,
     };
-    let at = now_micros();
+    let at = ctx.stamp();
     let version = PromptVersion {
         project: project.clone(),
         prompt: name.clone(),

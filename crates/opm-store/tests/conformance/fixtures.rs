@@ -35,6 +35,7 @@ pub fn ctx_as(key_id: &str, name: &str) -> MutationContext {
     MutationContext {
         actor: Actor { key_id: Some(key_id.to_owned()), name: name.to_owned() },
         request_id: Some("req-test".to_owned()),
+        at: chrono::Utc::now(),
     }
 }
 

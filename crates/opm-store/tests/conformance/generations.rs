@@ -21,6 +21,7 @@ fn feedback(generation_id: &str, score: f64) -> NewFeedback {
         score,
         comment: None,
         key_id: Some("key-ci".to_owned()),
+        at: chrono::Utc::now(),
     }
 }
 

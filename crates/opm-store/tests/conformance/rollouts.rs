@@ -32,7 +32,7 @@ fn spec() -> RolloutSpec {
 }
 
 fn controller() -> MutationContext {
-    MutationContext { actor: Actor::system(CONTROLLER_ACTOR), request_id: None }
+    MutationContext::new(Actor::system(CONTROLLER_ACTOR), chrono::Utc::now())
 }
 
 /// `production`'s canary target at `percent` between `stable` and `canary`.

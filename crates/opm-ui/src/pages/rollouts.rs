@@ -8,9 +8,8 @@ use http::Method;
 use maud::{Markup, html};
 use opm_api::Page as ApiPage;
 use opm_api::audit::AuditEntryDto;
-use opm_api::rollouts::{RolloutActionRequest, RolloutDto, StartRolloutRequest};
+use opm_api::rollouts::{CheckResultDto, RolloutActionRequest, RolloutDto, StartRolloutRequest, VerdictDto};
 use opm_api::telemetry::StatsDto;
-use serde_json::Value;
 
 use super::respond;
 use super::stats::stats_table;
@@ -182,27 +181,28 @@ pub async fn show(Page { state, session }: Page, Path((name, id)): Path<(String,
     .await)
 }
 
-fn check_view(check: &Value) -> Markup {
-    let verdict = check.pointer("/verdict/verdict").and_then(Value::as_str).unwrap_or("unknown");
-    let reasons: Vec<&str> = check
-        .pointer("/verdict/reasons")
-        .and_then(Value::as_array)
-        .map(|r| r.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
-    let arm = |name: &str| check.pointer(&format!("/summary/{name}")).cloned().unwrap_or(Value::Null);
-    let rate = |name: &str| check.pointer(&format!("/summary/{name}_error_rate")).and_then(Value::as_f64);
-    let cell = |value: &Value, key: &str| value.get(key).map(|v| v.to_string()).unwrap_or_else(|| "—".to_owned());
+fn check_view(check: &CheckResultDto) -> Markup {
+    let (verdict, reasons): (&str, &[String]) = match &check.verdict {
+        VerdictDto::Passed => ("passed", &[]),
+        VerdictDto::Failed { reasons } => ("failed", reasons),
+        VerdictDto::Inconclusive { reasons } => ("inconclusive", reasons),
+    };
+    let summary = &check.summary;
+    let number = |value: Option<f64>| value.map(|v| v.to_string()).unwrap_or_else(|| "—".to_owned());
+    let arms = [
+        ("stable", &summary.stable, summary.stable_error_rate),
+        ("canary", &summary.canary, summary.canary_error_rate),
+    ];
     html! {
         p #check-verdict { "Verdict: " strong { (verdict) } }
         @if !reasons.is_empty() { ul { @for r in reasons { li { (r) } } } }
         table.arms {
             thead { tr { th { "Arm" } th { "Calls" } th { "Errors" } th { "Error rate" } th { "p95 ms" } th { "Mean ms" } th { "Feedback" } } }
             tbody {
-                @for name in ["stable", "canary"] {
-                    @let a = arm(name);
-                    tr { td { (name) } td { (cell(&a, "calls")) } td { (cell(&a, "errors")) }
-                         td { (rate(name).map(percent).unwrap_or_else(|| "—".to_owned())) }
-                         td { (cell(&a, "latency_p95_ms")) } td { (cell(&a, "latency_mean_ms")) } td { (cell(&a, "feedback_mean")) } }
+                @for (name, a, rate) in arms {
+                    tr { td { (name) } td { (a.calls) } td { (a.errors) }
+                         td { (rate.map(percent).unwrap_or_else(|| "—".to_owned())) }
+                         td { (number(a.latency_p95_ms)) } td { (number(a.latency_mean_ms)) } td { (number(a.feedback_mean)) } }
                 }
             }
         }

@@ -2,8 +2,9 @@
 
 References are found level by level (depth first, last template first, like the server's stack),
 resolved through `fetch`: unpinned ones at the root's label (`production` when the root was asked
-for by version number), pinned `name@N` at that version; an included split label contributes its
-stable arm. A prompt already on the path is a cycle; more than five levels, or more than 64
+for by version number), falling back to `production` when the included prompt has no such label
+(neither: `label_not_found` naming both labels and the including prompt); pinned `name@N` at that
+version, never a fallback; an included split label contributes its stable arm. A prompt already on the path is a cycle; more than five levels, or more than 64
 references in one render, are refused; an included chat prompt is refused.
 
 The outcome of a definitive failure (a cycle, a missing prompt…) is kept and raised when the
@@ -16,10 +17,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Mapping, Optional, Set, Tuple
 
-from .errors import AuthError, OPMError, OPMUnavailable, RenderError
+from .errors import AuthError, OPMError, OPMUnavailable, PromptNotFound, RenderError
 from .template import MAX_INCLUDE_DEPTH, MAX_INCLUDE_VISITS, CompiledPrompt, find_includes, templates_of
 
 __all__ = ["Included", "IncludedVersion", "Resolution", "resolve_includes"]
+
+PRODUCTION = "production"
 
 
 @dataclass(frozen=True)
@@ -87,7 +90,7 @@ def resolve_includes(root: str, content: Mapping[str, Any], label: str, fetch: F
                     )
                 key = (name, None if reference.version is not None else label, reference.version)
                 if key not in resolution.fetched:
-                    resolution.fetched[key] = fetch(*key)
+                    resolution.fetched[key] = _fetch_with_fallback(fetch, key, path[-1])
                 target = resolution.fetched[key]
                 if target.content.get("type") != "text":
                     raise RenderError(
@@ -104,3 +107,24 @@ def resolve_includes(root: str, content: Mapping[str, Any], label: str, fetch: F
     except OPMError as error:
         resolution.error = error
     return resolution
+
+
+def _fetch_with_fallback(fetch: Fetch, key: Tuple[str, Optional[str], Optional[int]], including: str) -> IncludedVersion:
+    """`fetch(*key)`; an unpinned include whose prompt lacks the label falls back to `production`."""
+    name, label, version = key
+    try:
+        return fetch(name, label, version)
+    except PromptNotFound as missing:
+        if label is None or missing.code != "label_not_found":
+            raise
+        if label == PRODUCTION:
+            raise PromptNotFound(f"prompt `{name}` (included by `{including}`) has no label `{label}`",
+                                 code="label_not_found", status=404) from None
+    try:
+        return fetch(name, PRODUCTION, None)
+    except PromptNotFound as missing:
+        if missing.code != "label_not_found":
+            raise
+        raise PromptNotFound(
+            f"prompt `{name}` (included by `{including}`) has neither label `{label}` nor `{PRODUCTION}`",
+            code="label_not_found", status=404) from None
