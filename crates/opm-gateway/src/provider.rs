@@ -8,6 +8,8 @@ mod mock;
 pub(crate) mod openai;
 mod openai_stream;
 mod sse;
+#[cfg(test)]
+mod stream_proptests;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -69,6 +69,7 @@ pub async fn every_stored_time_is_the_callers(store: Arc<dyn Store>) {
         role: Role::Viewer,
         project: Some(default_project()),
         secret_hash: "sha256-of-the-clock-key".into(),
+        expires_at: None,
     };
     assert_eq!(store.create_key(&key, &at(10)).await.unwrap().created_at, stored(10));
     let revoked = store.revoke_key("clock", &at(11)).await.unwrap();
