@@ -28,8 +28,10 @@ use crate::includes::CompiledEntry;
 /// The default byte budget: room for tens of thousands of typical prompts on a small VM.
 pub const DEFAULT_MAX_BYTES: usize = 64 * 1024 * 1024;
 
-/// What one entry costs besides its variable-size parts: the map slot, the key, the entry's own
-/// fields, the `Arc` and allocator headers (measured with `examples/cache_memory.rs`).
+/// What one entry is charged besides its variable-size parts: the map slot, the key, the entry's
+/// own fields, the `Arc` and allocator headers. A floor, not a calibration: what a cached prompt
+/// really costs the process is measured by `opm-server`'s `examples/cache_memory.rs` and is far
+/// higher today (see docs/benchmarks.md, "Resolve cache memory").
 const ENTRY_OVERHEAD_BYTES: usize = 640;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
