@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 #[serde(deny_unknown_fields)]
 pub struct CreateKeyRequest {
     pub name: String,
-    /// `viewer`, `editor` or `admin`.
+    /// `viewer`, `editor`, `deployer` or `admin`.
     pub role: String,
     /// The key's project; omit (admin role only) for a global admin key.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -76,7 +76,7 @@ pub enum CoreError {
     ReservedLabel(String),
     #[error("invalid label target: {0}")]
     InvalidTarget(String),
-    #[error("unknown role `{0}` (expected viewer, editor or admin)")]
+    #[error("unknown role `{0}` (expected viewer, editor, deployer or admin)")]
     UnknownRole(String),
     #[error("invalid split: {0}")]
     InvalidSplit(String),
@@ -88,13 +88,44 @@ pub enum CoreError {
     InvalidRollout(String),
     #[error("cannot {action} a rollout that is {state}")]
     RolloutTransition { action: &'static str, state: &'static str },
+    #[error("invalid governance policy: {0}")]
+    InvalidPolicy(String),
+    #[error(
+        "label `{label}` of prompt `{prompt}` is protected: moving it needs the `{move_role}` role and {approvals} approval(s); file a change request with POST /api/v1/prompts/{prompt}/labels/{label}/requests (`opm request`)"
+    )]
+    LabelProtected { prompt: String, label: String, move_role: String, approvals: u8 },
+    #[error(
+        "the project is frozen by `{name}` ({reason}) until {until}: label moves and rollout starts are refused; rollbacks and rollout aborts still work"
+    )]
+    Frozen { name: String, reason: String, until: String },
+    #[error("change request {id} was filed by this caller: someone else must approve it (four eyes)")]
+    SelfApproval { id: i64 },
+    #[error("only the author of change request {id} or an admin may cancel it")]
+    NotRequestAuthor { id: i64 },
+    #[error("change request {id} already has an approval from `{name}`")]
+    AlreadyApproved { id: i64, name: String },
+    #[error("change request {id} is {state}, not pending")]
+    ChangeRequestClosed { id: i64, state: &'static str },
+    #[error("the project's publish policy refuses this version: {}", describe_violations(.0))]
+    PublishRefused(Vec<crate::governance::publish::Violation>),
+}
+
+fn describe_violations(violations: &[crate::governance::publish::Violation]) -> String {
+    let parts: Vec<String> = violations.iter().map(|v| format!("{} at {}: {}", v.rule, v.place, v.detail)).collect();
+    parts.join("; ")
 }
 
 impl CoreError {
     /// The protocol-neutral kind of this error.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            CoreError::RolloutTransition { .. } => ErrorKind::Conflict,
+            CoreError::RolloutTransition { .. }
+            | CoreError::Frozen { .. }
+            | CoreError::AlreadyApproved { .. }
+            | CoreError::ChangeRequestClosed { .. } => ErrorKind::Conflict,
+            CoreError::LabelProtected { .. } | CoreError::SelfApproval { .. } | CoreError::NotRequestAuthor { .. } => {
+                ErrorKind::Forbidden
+            }
             _ => ErrorKind::Invalid,
         }
     }
@@ -121,6 +152,14 @@ impl CoreError {
             CoreError::UnsupportedBucketing { .. } => "unsupported_bucketing",
             CoreError::InvalidRollout(_) => "invalid_rollout",
             CoreError::RolloutTransition { .. } => "rollout_state_conflict",
+            CoreError::InvalidPolicy(_) => "invalid_policy",
+            CoreError::LabelProtected { .. } => "label_protected",
+            CoreError::Frozen { .. } => "change_freeze",
+            CoreError::SelfApproval { .. } => "self_approval",
+            CoreError::NotRequestAuthor { .. } => "not_request_author",
+            CoreError::AlreadyApproved { .. } => "already_approved",
+            CoreError::ChangeRequestClosed { .. } => "change_request_closed",
+            CoreError::PublishRefused(_) => "publish_policy_violation",
         }
     }
 }

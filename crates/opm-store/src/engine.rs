@@ -7,6 +7,7 @@
 //! commits them together with the change.
 
 mod generations;
+mod governance;
 mod keys;
 mod labels;
 mod projects;
@@ -324,6 +325,53 @@ impl<B: Backend> Store for B {
 
     async fn list_rollouts(&self, filter: &RolloutFilter) -> StoreResult<Vec<Rollout>> {
         rollouts::list(self, filter).await
+    }
+
+    async fn get_policy(&self, project: &ProjectName) -> StoreResult<crate::StoredPolicy> {
+        governance::get_policy(self, project).await
+    }
+
+    async fn set_policy(
+        &self,
+        project: &ProjectName,
+        policy: &opm_core::governance::GovernancePolicy,
+        expected_revision: i64,
+        change: crate::PolicyChange,
+        reason: &str,
+        ctx: &MutationContext,
+    ) -> StoreResult<crate::StoredPolicy> {
+        governance::set_policy(self, project, policy, expected_revision, change, reason, ctx).await
+    }
+
+    async fn create_change_request(
+        &self,
+        new: &crate::NewChangeRequest,
+        ctx: &MutationContext,
+    ) -> StoreResult<opm_core::governance::ChangeRequest> {
+        governance::create_request(self, new, ctx).await
+    }
+
+    async fn get_change_request(
+        &self,
+        project: &ProjectName,
+        id: i64,
+    ) -> StoreResult<opm_core::governance::ChangeRequest> {
+        governance::get_request(self, project, id).await
+    }
+
+    async fn list_change_requests(
+        &self,
+        filter: &crate::ChangeRequestFilter,
+    ) -> StoreResult<Vec<opm_core::governance::ChangeRequest>> {
+        governance::list_requests(self, filter).await
+    }
+
+    async fn decide_change_request(
+        &self,
+        decision: &crate::RequestDecision,
+        ctx: &MutationContext,
+    ) -> StoreResult<opm_core::governance::ChangeRequest> {
+        governance::decide(self, decision, ctx).await
     }
 
     async fn try_lead(&self, name: &str) -> StoreResult<Option<Box<dyn Leadership>>> {

@@ -40,6 +40,14 @@ pub enum StoreError {
     RolloutInProgress { label: String, id: i64 },
     #[error("rollout {id} is at revision {actual}, not {expected}: it changed since it was read")]
     RolloutConflict { id: i64, expected: i64, actual: i64 },
+    #[error("the governance policy is at revision {actual}, not {expected}: it changed since it was read")]
+    PolicyConflict { expected: i64, actual: i64 },
+    #[error("change request {id} does not exist in this project")]
+    ChangeRequestNotFound { id: i64 },
+    #[error(
+        "change request {id} is stale: the label points at {actual}, not {expected} as when it was filed; file a new request"
+    )]
+    ChangeRequestStale { id: i64, expected: String, actual: String },
     #[error("generation `{id}` does not exist in project `{project}`")]
     GenerationNotFound { project: String, id: String },
     #[error("invalid input: {0}")]
@@ -63,7 +71,8 @@ impl StoreError {
             | StoreError::LabelNotFound { .. }
             | StoreError::KeyNotFound(_)
             | StoreError::GenerationNotFound { .. }
-            | StoreError::RolloutNotFound { .. } => ErrorKind::NotFound,
+            | StoreError::RolloutNotFound { .. }
+            | StoreError::ChangeRequestNotFound { .. } => ErrorKind::NotFound,
             StoreError::ProjectExists(_)
             | StoreError::PromptExists(_)
             | StoreError::PromptArchived(_)
@@ -73,7 +82,9 @@ impl StoreError {
             | StoreError::KeyExists(_)
             | StoreError::LabelTargetChanged { .. }
             | StoreError::RolloutInProgress { .. }
-            | StoreError::RolloutConflict { .. } => ErrorKind::Conflict,
+            | StoreError::RolloutConflict { .. }
+            | StoreError::PolicyConflict { .. }
+            | StoreError::ChangeRequestStale { .. } => ErrorKind::Conflict,
             StoreError::InvalidInput(_) => ErrorKind::Invalid,
             StoreError::Domain(error) => error.kind(),
             StoreError::Unavailable(_) => ErrorKind::Unavailable,
@@ -104,6 +115,9 @@ impl StoreError {
             // The same code as the core's refused transitions: either way the rollout is not in the
             // state the caller assumed.
             StoreError::RolloutConflict { .. } => "rollout_state_conflict",
+            StoreError::PolicyConflict { .. } => "policy_conflict",
+            StoreError::ChangeRequestNotFound { .. } => "change_request_not_found",
+            StoreError::ChangeRequestStale { .. } => "change_request_stale",
             StoreError::InvalidInput(_) => "invalid_input",
             StoreError::Domain(error) => error.code(),
             StoreError::Unavailable(_) => "store_unavailable",

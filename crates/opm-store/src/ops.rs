@@ -20,7 +20,7 @@ use crate::{AuditFilter, MutationContext, NewApiKey, NewPrompt, Project, PromptF
 
 /// The primitive operations on one connection. Writes only make sense inside a write transaction.
 #[async_trait]
-pub(crate) trait Ops: GenerationOps + RolloutOps + Send {
+pub(crate) trait Ops: GenerationOps + RolloutOps + GovernanceOps + Send {
     async fn ping(&mut self) -> StoreResult<()>;
 
     /// Reads the audit head, taking the writers' lock on PostgreSQL.
@@ -122,4 +122,38 @@ pub(crate) trait RolloutOps: Send {
         at: DateTime<Utc>,
     ) -> StoreResult<bool>;
     async fn list_rollouts(&mut self, filter: &RolloutFilter) -> StoreResult<Vec<Rollout>>;
+}
+
+/// The primitive operations on governance policies and change requests.
+#[async_trait]
+pub(crate) trait GovernanceOps: Send {
+    async fn get_policy(&mut self, project: &ProjectName) -> StoreResult<Option<crate::governance::StoredPolicy>>;
+    /// Inserts the first policy (`expected_revision` 0) or updates the one at `expected_revision`;
+    /// `false` when the stored revision is another.
+    async fn save_policy(
+        &mut self,
+        project: &ProjectName,
+        policy: &opm_core::governance::GovernancePolicy,
+        expected_revision: i64,
+        ctx: &MutationContext,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+    /// Inserts a pending request without approvals; returns its id.
+    async fn insert_change_request(
+        &mut self,
+        prompt_id: i64,
+        request: &opm_core::governance::ChangeRequest,
+    ) -> StoreResult<i64>;
+    /// The request and its prompt's row id.
+    async fn get_change_request(
+        &mut self,
+        project: &ProjectName,
+        id: i64,
+    ) -> StoreResult<Option<(i64, opm_core::governance::ChangeRequest)>>;
+    /// Writes the state, approvals and decision of the request.
+    async fn update_change_request(&mut self, request: &opm_core::governance::ChangeRequest) -> StoreResult<()>;
+    async fn list_change_requests(
+        &mut self,
+        filter: &crate::governance::ChangeRequestFilter,
+    ) -> StoreResult<Vec<opm_core::governance::ChangeRequest>>;
 }

@@ -2,7 +2,8 @@
 //! concurrent writers get contiguous version numbers and no 5xx, and with two replicas on one
 //! PostgreSQL a label move, a rollback or a key revocation on one is visible on the other within a
 //! second (the time is measured and printed); SIGTERM writes out queued generation records; JSON
-//! logs carry request and trace ids; canary rollouts run end to end (`rollouts.rs`).
+//! logs carry request and trace ids; canary rollouts run end to end (`rollouts.rs`); change
+//! requests, stale requests and freezes across two replicas (`governance.rs`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -14,6 +15,7 @@ use opm_api::prompts::{ContentDto, CreateVersionRequest, PromptTypeDto};
 use opm_client::prompts::Selector;
 use opm_client::{Client, ClientConfig};
 
+mod governance;
 mod push;
 mod rollouts;
 mod server;

@@ -5,6 +5,7 @@
 
 mod flow;
 mod gateway;
+mod governance;
 mod langfuse;
 mod mcp;
 mod problems;

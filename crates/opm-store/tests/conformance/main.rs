@@ -15,6 +15,7 @@ mod audit;
 mod concurrency;
 mod events;
 mod generations;
+mod governance;
 mod keys;
 mod labels;
 mod postgres_only;
@@ -125,6 +126,14 @@ conformance! {
         store: labels_refuse_changes_during_a_rollout,
         store: list_rollouts_filters_and_orders_newest_first,
         store: leadership_is_exclusive,
+    }
+    governance {
+        store: deployer_keys_are_stored,
+        store: policies_are_revisioned_and_audited,
+        store: approved_requests_apply_with_four_eyes,
+        store: stale_requests_cannot_apply,
+        store: requests_are_rejected_cancelled_and_listed,
+        store: requests_for_a_new_label_expect_it_absent,
     }
     concurrency {
         store: concurrent_publishes_get_contiguous_versions,
