@@ -3,7 +3,8 @@
 # through a throwaway cluster started by scripts/with-postgres.sh when the binaries are installed,
 # loudly skipped otherwise unless OPM_REQUIRE_POSTGRES=1), then the Python suite that drives OPM's
 # gateway with the official OpenAI and Anthropic SDKs (and, with OPM_LOCAL_MODEL=1, a real local model),
-# then the web UI in a real headless Chromium (tests/ui).
+# then the API contract (schemathesis, scripts/contract.sh), then the web UI in a real headless Chromium
+# (tests/ui).
 # promtool (Debian's `prometheus` package, installed by scripts/promtool.sh when missing) checks a
 # live metrics scrape; without it that check is skipped loudly, or fails with OPM_REQUIRE_PROMTOOL=1.
 set -euo pipefail
@@ -43,6 +44,20 @@ if [ -d sdk/python/tests ]; then
   cargo build -q -p opm-cli
   sdk_python=$(scripts/sdk-env.sh)
   "$sdk_python" -m pytest sdk/python/tests -q -c sdk/python/tests/pytest.ini
+fi
+# The API contract (scripts/contract.sh): schemathesis, pinned in tests/contract/requirements.txt, against a
+# real `opm serve`, every check and phase, a fixed and a random seed. When its venv cannot be built
+# (no PyPI) it is skipped loudly, or fails with OPM_REQUIRE_CONTRACT=1.
+if [ -d tests/contract ]; then
+  if contract_python=$(scripts/python-env.sh tests/contract/requirements.txt target/contract-venv); then
+    cargo build -q -p opm-cli
+    OPM_CONTRACT_PYTHON=$contract_python OPM_BIN="$(pwd)/target/debug/opm" scripts/contract.sh
+  elif [ "${OPM_REQUIRE_CONTRACT:-0}" = "1" ]; then
+    echo "the API contract check needs its venv (OPM_REQUIRE_CONTRACT=1) and it could not be built" >&2
+    exit 1
+  else
+    echo "WARNING: the schemathesis venv could not be built: the API contract check (scripts/contract.sh) was SKIPPED" >&2
+  fi
 fi
 # Browser tests of the web UI (tests/ui): a real headless Chromium (Debian's chromium and
 # chromium-driver, installed by scripts/chromium.sh) driven with selenium from its own pinned venv.

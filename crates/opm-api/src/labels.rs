@@ -29,7 +29,9 @@ pub enum LabelTargetDto {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SplitArmDto {
+    #[schema(minimum = 1)]
     pub version: u32,
+    #[schema(maximum = 100)]
     pub weight: u32,
 }
 
@@ -54,11 +56,13 @@ pub struct ArmDto {
 pub struct SetLabelRequest {
     /// The version to point at.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, nullable = false)]
     pub version: Option<u32>,
     /// A weighted split instead: arms with shares summing to 100, the stable arm first.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub split: Option<Vec<SplitArmDto>>,
     /// Why the label moves; required, recorded in history and audit.
+    #[schema(pattern = r"\S")]
     pub reason: String,
 }
 
@@ -66,6 +70,8 @@ pub struct SetLabelRequest {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RollbackRequest {
+    /// Why; required, not blank.
+    #[schema(pattern = r"\S")]
     pub reason: String,
 }
 

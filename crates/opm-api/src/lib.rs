@@ -11,6 +11,7 @@ pub mod keys;
 pub mod labels;
 pub mod langfuse;
 pub mod mcp;
+pub mod names;
 pub mod problem;
 pub mod prompts;
 pub mod render;

@@ -15,10 +15,12 @@ use crate::labels::LabelDto;
 #[serde(deny_unknown_fields)]
 pub struct CreatePromptRequest {
     /// Lowercase letters, digits, `-`, `_`, `.`; 1 to 128 characters.
+    #[schema(schema_with = crate::names::name)]
     pub name: String,
     #[serde(default)]
     pub description: String,
     #[serde(default)]
+    #[schema(schema_with = crate::names::names)]
     pub tags: Vec<String>,
 }
 
@@ -29,6 +31,7 @@ pub struct UpdatePromptRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = crate::names::names)]
     pub tags: Option<Vec<String>>,
 }
 

@@ -11,8 +11,10 @@ use crate::prompts::{MessageDto, ModelConfigDto, PromptTypeDto};
 #[serde(deny_unknown_fields)]
 pub struct RenderRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = crate::names::name)]
     pub label: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, nullable = false)]
     pub version: Option<u32>,
     /// Stickiness key for a split label (e.g. a user id): the same key gets the same arm. The
     /// `x-opm-sticky-key` header works too.

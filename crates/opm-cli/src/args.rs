@@ -376,6 +376,12 @@ pub struct KeysCreateArgs {
     /// `viewer`, `editor`, `deployer` or `admin`.
     #[arg(long)]
     pub role: String,
+    /// The key stops working after this long (`30d`, `12h`, `90m`); refused with `key_expired` then.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, conflicts_with = "expires_at")]
+    pub expires_in: Option<std::time::Duration>,
+    /// The key stops working at this instant (RFC 3339, e.g. `2027-01-31T00:00:00Z`).
+    #[arg(long, value_name = "TIME")]
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -390,6 +396,9 @@ pub enum ProjectsCommand {
 pub struct KeysRevokeArgs {
     /// The key's id.
     pub id: String,
+    /// Revoke it even when it is the key this command authenticates with (which locks you out).
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[cfg(test)]

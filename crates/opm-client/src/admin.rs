@@ -83,9 +83,10 @@ impl Client {
         self.call(Method::GET, url).await
     }
 
-    /// `DELETE /api/v1/keys/{id}`: revokes the key and returns it.
-    pub async fn revoke_key(&self, id: &str) -> Result<KeyDto, ClientError> {
-        let url = self.endpoint(&["api", "v1", "keys", id], &[])?;
+    /// `DELETE /api/v1/keys/{id}`: revokes the key and returns it. Revoking the key this client
+    /// authenticates with needs `force` (409 `self_revocation` without it).
+    pub async fn revoke_key(&self, id: &str, force: bool) -> Result<KeyDto, ClientError> {
+        let url = self.endpoint(&["api", "v1", "keys", id], &[("force", force.then(|| "true".to_owned()))])?;
         self.call(Method::DELETE, url).await
     }
 }

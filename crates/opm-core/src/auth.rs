@@ -68,12 +68,33 @@ pub struct ApiKey {
     pub project: Option<ProjectName>,
     pub created_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
+    /// When the key stops working; `None` for a key that never expires.
+    #[serde(default)]
+    pub expires_at: Option<DateTime<Utc>>,
+    /// When the key last authenticated a request, as of the last flush of the batched usage record.
+    #[serde(default)]
+    pub last_used_at: Option<DateTime<Utc>>,
 }
 
 impl ApiKey {
     /// Whether the key has been revoked.
     pub fn is_revoked(&self) -> bool {
         self.revoked_at.is_some()
+    }
+
+    /// Whether the key has expired at `now` (a key expires at the instant of `expires_at`).
+    pub fn is_expired(&self, now: DateTime<Utc>) -> bool {
+        self.expires_at.is_some_and(|expires_at| expires_at <= now)
+    }
+
+    /// Whether the key can authenticate at `now`: neither revoked nor expired.
+    pub fn is_active(&self, now: DateTime<Utc>) -> bool {
+        !self.is_revoked() && !self.is_expired(now)
+    }
+
+    /// Whether this is a global (all-project) admin key, the kind that can always create more keys.
+    pub fn is_global_admin(&self) -> bool {
+        self.role == Role::Admin && self.project.is_none()
     }
 }
 

@@ -88,6 +88,12 @@ pub enum CoreError {
     InvalidRollout(String),
     #[error("cannot {action} a rollout that is {state}")]
     RolloutTransition { action: &'static str, state: &'static str },
+    #[error(
+        "key `{0}` is the key making this request; revoking it locks this client out, so it needs an explicit force (`?force=true`, `opm keys revoke --force`)"
+    )]
+    SelfRevocation(String),
+    #[error("invalid key expiry: {0}")]
+    InvalidExpiry(String),
     #[error("invalid governance policy: {0}")]
     InvalidPolicy(String),
     #[error(
@@ -120,6 +126,7 @@ impl CoreError {
     pub fn kind(&self) -> ErrorKind {
         match self {
             CoreError::RolloutTransition { .. }
+            | CoreError::SelfRevocation(_)
             | CoreError::Frozen { .. }
             | CoreError::AlreadyApproved { .. }
             | CoreError::ChangeRequestClosed { .. } => ErrorKind::Conflict,
@@ -151,6 +158,8 @@ impl CoreError {
             CoreError::InvalidSplit(_) => "invalid_split",
             CoreError::UnsupportedBucketing { .. } => "unsupported_bucketing",
             CoreError::InvalidRollout(_) => "invalid_rollout",
+            CoreError::SelfRevocation(_) => "self_revocation",
+            CoreError::InvalidExpiry(_) => "invalid_expiry",
             CoreError::RolloutTransition { .. } => "rollout_state_conflict",
             CoreError::InvalidPolicy(_) => "invalid_policy",
             CoreError::LabelProtected { .. } => "label_protected",

@@ -22,6 +22,7 @@ mod routing;
 use std::sync::Arc;
 
 use opm_core::audit::ChainVerifier;
+use opm_core::auth::ApiKey;
 use opm_core::label::{Label, LabelTarget};
 use opm_core::names::{LabelName, ProjectName, PromptName};
 use opm_core::prompt::Prompt;
@@ -40,7 +41,7 @@ pub use rollouts::{CheckOutcome, ExternalChecks, ExternalFindings, ManualAction,
 pub use routing::Served;
 
 use cache::ResolveCache;
-use keys::KeyCache;
+use keys::{KeyCache, KeyUsage};
 
 /// The result of a render.
 #[derive(Debug, Clone)]
@@ -65,6 +66,7 @@ pub struct Registry {
     store: Arc<dyn Store>,
     cache: ResolveCache,
     keys: KeyCache,
+    key_usage: KeyUsage,
     /// Projects known to exist (projects are never deleted, so this only grows).
     projects: std::sync::RwLock<std::collections::HashSet<ProjectName>>,
     clock: Arc<Clock>,
@@ -83,6 +85,7 @@ impl Registry {
             store: store.clone(),
             cache: ResolveCache::default(),
             keys: KeyCache::default(),
+            key_usage: KeyUsage::default(),
             projects: std::sync::RwLock::default(),
             clock,
         });
@@ -254,13 +257,44 @@ impl Registry {
         Ok(result?)
     }
 
-    /// Authenticates a bearer secret (cached; revocations drop the cache).
+    /// Authenticates a bearer secret (cached; revocations drop the cache). A key that is neither
+    /// revoked nor expired has the use noted for the next [`Registry::flush_key_use`].
     pub async fn authenticate(&self, secret: &str) -> Result<Option<Authenticated>, RegistryError> {
-        self.keys.authenticate(self.store.as_ref(), secret).await
+        let authenticated = self.keys.authenticate(self.store.as_ref(), secret).await?;
+        if let Some(Authenticated { key }) = &authenticated {
+            let now = self.clock.now();
+            if key.is_active(now) {
+                self.key_usage.record(&key.id, now);
+            }
+        }
+        Ok(authenticated)
     }
 
-    /// Revokes a key and drops the key cache at once.
-    pub async fn revoke_key(&self, id: &str, ctx: &MutationContext) -> Result<opm_core::auth::ApiKey, RegistryError> {
+    /// Keys of one project (or all, for `None`), with uses not yet flushed folded into
+    /// `last_used_at`.
+    pub async fn list_keys(&self, project: Option<&ProjectName>) -> Result<Vec<ApiKey>, RegistryError> {
+        let mut keys = self.store.list_keys(project).await?;
+        for key in &mut keys {
+            if let Some(at) = self.key_usage.pending(&key.id) {
+                key.last_used_at = Some(key.last_used_at.map_or(at, |stored| stored.max(at)));
+            }
+        }
+        Ok(keys)
+    }
+
+    /// Writes the noted key uses to the store in one batch; returns how many keys were written.
+    /// On failure the uses are kept for the next flush.
+    pub async fn flush_key_use(&self) -> Result<usize, RegistryError> {
+        self.key_usage.flush(self.store.as_ref()).await
+    }
+
+    /// Revokes a key and drops the key cache at once. Revoking the key `ctx` acts as (the one
+    /// making the request) needs `force`; the last active global admin key cannot be revoked at
+    /// all (the store checks that inside its transaction).
+    pub async fn revoke_key(&self, id: &str, ctx: &MutationContext, force: bool) -> Result<ApiKey, RegistryError> {
+        if !force && ctx.actor.key_id.as_deref() == Some(id) {
+            return Err(opm_core::CoreError::SelfRevocation(id.to_owned()).into());
+        }
         let result = self.store.revoke_key(id, ctx).await;
         self.keys.clear();
         Ok(result?)

@@ -71,7 +71,9 @@ fn api_router() -> OpenApiRouter<AppState> {
 
 /// The generated OpenAPI document.
 pub fn openapi_document() -> utoipa::openapi::OpenApi {
-    let (_, openapi) = api_router().split_for_parts();
+    let (_, mut openapi) = api_router().split_for_parts();
+    crate::openapi::contract::apply(&mut openapi);
+    crate::openapi::gateway::describe_providers(&mut openapi, [opm_gateway::MOCK_PROVIDER]);
     openapi
 }
 
@@ -83,7 +85,10 @@ pub fn build_router(state: AppState) -> axum::Router {
 
 /// The API alone (every route but the UI's), with its middleware.
 pub fn build_api_router(state: AppState) -> axum::Router {
-    let (router, openapi) = api_router().split_for_parts();
+    let (router, mut openapi) = api_router().split_for_parts();
+    crate::openapi::contract::apply(&mut openapi);
+    let providers: Vec<String> = state.gateway.providers().into_iter().map(|(name, _)| name.to_string()).collect();
+    crate::openapi::gateway::describe_providers(&mut openapi, providers.iter().map(String::as_str));
     let openapi_json: Arc<OnceLock<bytes::Bytes>> = Arc::new(OnceLock::new());
     let document = Arc::new(openapi);
     let request_id = HeaderName::from_static(REQUEST_ID_HEADER);

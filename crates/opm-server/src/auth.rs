@@ -142,6 +142,16 @@ impl FromRequestParts<AppState> for Caller {
             record_denial(state, Some(actor), project, &path, "revoked key used", request_id.clone()).await;
             return Err(fail(ApiError::unauthenticated("the API key has been revoked")));
         }
+        if let Some(expires_at) = key.expires_at.filter(|_| key.is_expired(state.registry.clock().now())) {
+            let actor = Actor { key_id: Some(key.id.clone()), name: key.name.clone() };
+            let project = key.project.as_ref().map(|p| p.as_str()).unwrap_or_default();
+            record_denial(state, Some(actor), project, &path, "expired key used", request_id.clone()).await;
+            return Err(fail(ApiError::new(
+                opm_core::ErrorKind::Unauthenticated,
+                "key_expired",
+                format!("the API key expired at {expires_at}; ask an admin for a new one"),
+            )));
+        }
         let requested = parts.headers.get(PROJECT_HEADER).map(|value| {
             value.to_str().ok().and_then(|text| ProjectName::parse(text).ok()).ok_or_else(|| {
                 ApiError::invalid("invalid_name", "the X-OPM-Project header is not a valid project name")

@@ -51,6 +51,7 @@ pub async fn bootstrap_admin_key(
         role: Role::Admin,
         project: None,
         secret_hash: hash_secret(&secret),
+        expires_at: None,
     };
     store.create_key(&new, &ctx).await?;
     if !generated {

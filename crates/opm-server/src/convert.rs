@@ -202,6 +202,8 @@ pub fn key(key: &ApiKey) -> KeyDto {
         project: key.project.as_ref().map(ToString::to_string),
         created_at: key.created_at,
         revoked_at: key.revoked_at,
+        expires_at: key.expires_at,
+        last_used_at: key.last_used_at,
     }
 }
 

@@ -14,6 +14,7 @@ pub mod convert_governance;
 pub mod error;
 pub mod events;
 pub mod extract;
+pub mod key_usage;
 pub mod llm;
 pub mod metrics;
 mod openapi;
@@ -251,6 +252,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServerError> {
     let otel = opm_telemetry::Telemetry::init(opm_telemetry::OtelConfig::from_env()?)?;
     let telemetry = file_config.telemetry;
     let state = AppState::new(registry, gateway, otel.clone(), &telemetry.recorder);
+    let key_usage = key_usage::spawn(state.registry.clone(), key_usage::FLUSH_INTERVAL);
     let retention = retention::spawn(state.registry.store().clone(), state.metrics.clone(), telemetry.retention);
     let upkeep = {
         let metrics = state.metrics.clone();
@@ -273,6 +275,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServerError> {
     };
     let controller = controller::spawn(state.clone(), config.rollout_tick, leader, external);
     let writer = state.writer.clone();
+    let registry_for_flush = state.registry.clone();
     let router = if config.ui { build_router(state) } else { build_api_router(state) };
     let listener = tokio::net::TcpListener::bind(&config.addr)
         .await
@@ -289,12 +292,14 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServerError> {
     let served = axum::serve(listener, router).with_graceful_shutdown(shutdown_signal()).await;
     retention.abort();
     upkeep.abort();
+    key_usage.abort();
     controller.abort();
     if let Some(webhooks) = webhooks {
         webhooks.stop().await;
     }
     // Write out every queued generation before exiting, then flush OTLP.
     writer.shutdown().await;
+    key_usage::flush(&registry_for_flush).await;
     otel.shutdown().await;
     served?;
     tracing::info!("stopped");

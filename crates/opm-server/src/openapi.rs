@@ -1,5 +1,9 @@
 //! The OpenAPI document's static parts: title, security scheme, tags. Paths and schemas are
-//! collected from the handlers' `#[utoipa::path]` annotations by `utoipa-axum`.
+//! collected from the handlers' `#[utoipa::path]` annotations by `utoipa-axum`; [`contract`]
+//! then applies the rules every route shares (error responses, open routes, name patterns).
+
+pub mod contract;
+pub mod gateway;
 
 use utoipa::Modify;
 use utoipa::OpenApi;

@@ -260,6 +260,10 @@ impl<B: Backend> Store for B {
         keys::revoke(self, id, ctx).await
     }
 
+    async fn record_key_use(&self, uses: &[(String, DateTime<Utc>)]) -> StoreResult<()> {
+        keys::record_use(self, uses).await
+    }
+
     async fn find_key_by_hash(&self, secret_hash: &str) -> StoreResult<Option<ApiKey>> {
         self.reader().await?.find_key_by_hash(secret_hash).await
     }

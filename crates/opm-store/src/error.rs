@@ -32,6 +32,10 @@ pub enum StoreError {
     KeyRevoked(String),
     #[error("an API key with id `{0}` or the same secret already exists")]
     KeyExists(String),
+    #[error(
+        "API key `{0}` is the last active global admin key; create another global admin key before revoking it, or the registry is locked out"
+    )]
+    LastAdminKey(String),
     #[error("label `{label}` of prompt `{prompt}` points at {actual}, not {expected}; read it again")]
     LabelTargetChanged { prompt: String, label: String, expected: String, actual: String },
     #[error("prompt `{prompt}` has no rollout {id}")]
@@ -80,6 +84,7 @@ impl StoreError {
             | StoreError::NothingToRollBack { .. }
             | StoreError::KeyRevoked(_)
             | StoreError::KeyExists(_)
+            | StoreError::LastAdminKey(_)
             | StoreError::LabelTargetChanged { .. }
             | StoreError::RolloutInProgress { .. }
             | StoreError::RolloutConflict { .. }
@@ -108,6 +113,7 @@ impl StoreError {
             StoreError::KeyNotFound(_) => "key_not_found",
             StoreError::KeyRevoked(_) => "key_revoked",
             StoreError::KeyExists(_) => "key_exists",
+            StoreError::LastAdminKey(_) => "last_admin_key",
             StoreError::GenerationNotFound { .. } => "generation_not_found",
             StoreError::LabelTargetChanged { .. } => "label_target_changed",
             StoreError::RolloutNotFound { .. } => "rollout_not_found",

@@ -139,6 +139,8 @@ pub struct NewApiKey {
     pub role: Role,
     pub project: Option<ProjectName>,
     pub secret_hash: String,
+    /// When the key stops working; `None` for never. Must be in the future.
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 /// Audit filters; entries come newest first, paged by `before_seq`.
@@ -268,7 +270,12 @@ pub trait Store: Send + Sync + 'static {
     async fn create_key(&self, new: &NewApiKey, ctx: &MutationContext) -> StoreResult<ApiKey>;
     /// Keys of one project, or every key (global ones included) for `None`; revoked keys too.
     async fn list_keys(&self, project: Option<&ProjectName>) -> StoreResult<Vec<ApiKey>>;
+    /// Revokes a key. The last active global admin key cannot be revoked
+    /// ([`StoreError::LastAdminKey`], checked inside the write transaction).
     async fn revoke_key(&self, id: &str, ctx: &MutationContext) -> StoreResult<ApiKey>;
+    /// Moves each key's `last_used_at` forward to the given time (never back), in one transaction,
+    /// without an audit entry or a change event. Unknown ids are ignored.
+    async fn record_key_use(&self, uses: &[(String, DateTime<Utc>)]) -> StoreResult<()>;
     /// Finds a key (revoked or not) by the hash of its secret.
     async fn find_key_by_hash(&self, secret_hash: &str) -> StoreResult<Option<ApiKey>>;
     /// Every key ever created, revoked ones included.

@@ -77,6 +77,10 @@ pub(crate) trait Ops: GenerationOps + RolloutOps + GovernanceOps + Send {
     async fn list_keys(&mut self, project: Option<&ProjectName>) -> StoreResult<Vec<ApiKey>>;
     async fn revoke_key(&mut self, id: &str, at: DateTime<Utc>) -> StoreResult<()>;
     async fn count_keys(&mut self) -> StoreResult<u64>;
+    /// Global admin keys other than `id` that are neither revoked nor expired at `at`.
+    async fn count_other_active_global_admins(&mut self, id: &str, at: DateTime<Utc>) -> StoreResult<u64>;
+    /// Moves the key's `last_used_at` forward to `at` (never back).
+    async fn touch_key(&mut self, id: &str, at: DateTime<Utc>) -> StoreResult<()>;
 }
 
 /// The primitive operations on stored generations and their feedback.

@@ -89,6 +89,8 @@ pub(crate) struct KeyRow {
     project: Option<String>,
     created_at_us: i64,
     revoked_at_us: Option<i64>,
+    expires_at_us: Option<i64>,
+    last_used_at_us: Option<i64>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -200,6 +202,8 @@ impl KeyRow {
             name: self.name,
             created_at: from_micros(self.created_at_us)?,
             revoked_at: self.revoked_at_us.map(from_micros).transpose()?,
+            expires_at: self.expires_at_us.map(from_micros).transpose()?,
+            last_used_at: self.last_used_at_us.map(from_micros).transpose()?,
         })
     }
 }

@@ -339,6 +339,7 @@ where
             .bind(new.project.as_ref().map(ToString::to_string))
             .bind(new.secret_hash.clone())
             .bind(at.timestamp_micros())
+            .bind(new.expires_at.map(|expires_at| expires_at.timestamp_micros()))
             .fetch_optional(&mut *self.conn)
             .await?;
         Ok(inserted.is_some())
@@ -378,6 +379,24 @@ where
     async fn count_keys(&mut self) -> StoreResult<u64> {
         let (count,) = sqlx::query_as::<DB, (i64,)>(sql::COUNT_KEYS).fetch_one(&mut *self.conn).await?;
         Ok(u64::try_from(count).unwrap_or_default())
+    }
+
+    async fn count_other_active_global_admins(&mut self, id: &str, at: DateTime<Utc>) -> StoreResult<u64> {
+        let (count,) = sqlx::query_as::<DB, (i64,)>(sql::COUNT_OTHER_ACTIVE_GLOBAL_ADMINS)
+            .bind(id.to_owned())
+            .bind(at.timestamp_micros())
+            .fetch_one(&mut *self.conn)
+            .await?;
+        Ok(u64::try_from(count).unwrap_or_default())
+    }
+
+    async fn touch_key(&mut self, id: &str, at: DateTime<Utc>) -> StoreResult<()> {
+        sqlx::query::<DB>(sql::TOUCH_KEY)
+            .bind(id.to_owned())
+            .bind(at.timestamp_micros())
+            .execute(&mut *self.conn)
+            .await?;
+        Ok(())
     }
 }
 

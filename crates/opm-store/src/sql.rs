@@ -38,7 +38,7 @@ macro_rules! select_label {
 /// The columns of an API key row (never the secret hash).
 macro_rules! select_key {
     () => {
-        "SELECT id, name, role, project, created_at_us, revoked_at_us FROM api_keys "
+        "SELECT id, name, role, project, created_at_us, revoked_at_us, expires_at_us, last_used_at_us FROM api_keys "
     };
 }
 
@@ -107,14 +107,21 @@ pub(crate) const LABEL_HISTORY: &str = "SELECT seq, kind, from_json, to_json, re
 
 // API keys.
 pub(crate) const INSERT_KEY: &str = "INSERT INTO api_keys \
-     (id, name, role, project, secret_hash, created_at_us, revoked_at_us) \
-     VALUES ($1, $2, $3, $4, $5, $6, NULL) ON CONFLICT DO NOTHING RETURNING id";
+     (id, name, role, project, secret_hash, created_at_us, revoked_at_us, expires_at_us) \
+     VALUES ($1, $2, $3, $4, $5, $6, NULL, $7) ON CONFLICT DO NOTHING RETURNING id";
 pub(crate) const GET_KEY: &str = concat!(select_key!(), "WHERE id = $1");
 pub(crate) const FIND_KEY_BY_HASH: &str = concat!(select_key!(), "WHERE secret_hash = $1");
 pub(crate) const LIST_KEYS: &str =
     concat!(select_key!(), "WHERE ($1 IS NULL OR project = $1) ORDER BY created_at_us, id");
 pub(crate) const REVOKE_KEY: &str = "UPDATE api_keys SET revoked_at_us = $2 WHERE id = $1";
 pub(crate) const COUNT_KEYS: &str = "SELECT COUNT(*) FROM api_keys";
+/// Global admin keys other than `$1` that are neither revoked nor expired at `$2`.
+pub(crate) const COUNT_OTHER_ACTIVE_GLOBAL_ADMINS: &str = "SELECT COUNT(*) FROM api_keys \
+     WHERE id <> $1 AND role = 'admin' AND project IS NULL AND revoked_at_us IS NULL \
+     AND (expires_at_us IS NULL OR expires_at_us > $2)";
+/// Moves `last_used_at_us` forward only: a late flush never moves it back.
+pub(crate) const TOUCH_KEY: &str = "UPDATE api_keys SET last_used_at_us = $2 \
+     WHERE id = $1 AND (last_used_at_us IS NULL OR last_used_at_us < $2)";
 
 /// The statements that differ between the backends.
 pub(crate) struct Dialect {

@@ -58,13 +58,23 @@ pub async fn keys(settings: &Settings, command: KeysCommand) -> anyhow::Result<E
     let client = &settings.client;
     match command {
         KeysCommand::Create(args) => {
-            let request =
-                CreateKeyRequest { name: args.name, role: args.role, project: settings.explicit_project.clone() };
+            let expires_at = match (args.expires_at, args.expires_in) {
+                (Some(at), _) => Some(at),
+                (None, Some(after)) => Some(chrono::Utc::now() + chrono::Duration::from_std(after)?),
+                (None, None) => None,
+            };
+            let request = CreateKeyRequest {
+                name: args.name,
+                role: args.role,
+                project: settings.explicit_project.clone(),
+                expires_at,
+            };
             let created = client.create_key(&request).await?;
             if settings.output == OutputFormat::Table {
                 let key = &created.key;
+                let expiry = key.expires_at.as_ref().map(|at| format!(", expires {}", time(at))).unwrap_or_default();
                 eprintln!(
-                    "created key {} (`{}`, {}, project {}); its secret is shown only now:",
+                    "created key {} (`{}`, {}, project {}{expiry}); its secret is shown only now:",
                     key.id,
                     key.name,
                     key.role,
@@ -80,7 +90,7 @@ pub async fn keys(settings: &Settings, command: KeysCommand) -> anyhow::Result<E
             emit(settings.output, &keys, |keys| print_keys(keys))?;
         }
         KeysCommand::Revoke(args) => {
-            let key = client.revoke_key(&args.id).await?;
+            let key = client.revoke_key(&args.id, args.force).await?;
             emit(settings.output, &key, |key| println!("key {} (`{}`) revoked", key.id, key.name))?;
         }
     }
@@ -109,7 +119,8 @@ pub async fn projects(settings: &Settings, command: ProjectsCommand) -> anyhow::
 }
 
 fn print_keys(keys: &[KeyDto]) {
-    let mut rows = table(&["id", "name", "role", "project", "created", "revoked"]);
+    let mut rows = table(&["id", "name", "role", "project", "created", "expires", "last used", "revoked"]);
+    let dash = || "-".to_owned();
     for key in keys {
         rows.add_row(vec![
             key.id.clone(),
@@ -117,7 +128,9 @@ fn print_keys(keys: &[KeyDto]) {
             key.role.clone(),
             key.project.clone().unwrap_or_else(|| "*".into()),
             time(&key.created_at),
-            key.revoked_at.as_ref().map(time).unwrap_or_else(|| "-".into()),
+            key.expires_at.as_ref().map(time).unwrap_or_else(dash),
+            key.last_used_at.as_ref().map(time).unwrap_or_else(dash),
+            key.revoked_at.as_ref().map(time).unwrap_or_else(dash),
         ]);
     }
     print_table(&rows);

@@ -194,7 +194,12 @@ async fn postgres_replicas_see_each_others_writes_within_a_second() {
     .await;
     // Key revocation reaches the other replica too.
     let created = client_a
-        .create_key(&opm_api::keys::CreateKeyRequest { name: "temp".into(), role: "viewer".into(), project: None })
+        .create_key(&opm_api::keys::CreateKeyRequest {
+            name: "temp".into(),
+            role: "viewer".into(),
+            project: None,
+            expires_at: None,
+        })
         .await
         .unwrap();
     let viewer_b = Client::new(&ClientConfig {
@@ -204,7 +209,7 @@ async fn postgres_replicas_see_each_others_writes_within_a_second() {
     })
     .unwrap();
     viewer_b.resolve("shared", &production).await.unwrap();
-    client_a.revoke_key(&created.key.id).await.unwrap();
+    client_a.revoke_key(&created.key.id, false).await.unwrap();
     let revoke =
         time_until(Duration::from_secs(1), || async { viewer_b.resolve("shared", &production).await.is_err() }).await;
     eprintln!(

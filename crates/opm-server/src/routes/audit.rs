@@ -20,9 +20,11 @@ use crate::extract::ApiQuery;
 /// Audit filters. Project keys see their project's entries; global keys see every project unless
 /// they name one with the `X-OPM-Project` header.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
     /// Entries about this prompt (its versions and labels included).
+    #[param(schema_with = opm_api::names::name)]
     pub prompt: Option<String>,
     /// Key id or key name.
     pub actor: Option<String>,
@@ -35,6 +37,7 @@ pub struct AuditQuery {
     /// `next_cursor` from the previous page.
     pub cursor: Option<i64>,
     /// Page size (1–500, default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
 }
 

@@ -8,12 +8,14 @@ use opm_api::keys::{CreateKeyRequest, CreateProjectRequest, CreatedKeyDto, KeyDt
 use opm_core::auth::{Role, generate_key, hash_secret};
 use opm_core::names::ProjectName;
 use opm_store::NewApiKey;
+use serde::Deserialize;
+use utoipa::IntoParams;
 
 use crate::AppState;
 use crate::auth::Caller;
 use crate::convert;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::ApiJson;
+use crate::extract::{ApiJson, ApiQuery};
 
 /// Longest key name, in bytes.
 const MAX_KEY_NAME: usize = 128;
@@ -47,8 +49,22 @@ pub async fn create_key(
         }
         Some(project) => state.registry.ensure_project(project).await?,
     }
+    if let Some(expires_at) = request.expires_at
+        && expires_at <= state.registry.clock().now()
+    {
+        return Err(
+            opm_core::CoreError::InvalidExpiry(format!("`expires_at` {expires_at} is not in the future")).into()
+        );
+    }
     let generated = generate_key(&mut rand::rng());
-    let new = NewApiKey { id: generated.id, name, role, project, secret_hash: hash_secret(&generated.secret) };
+    let new = NewApiKey {
+        id: generated.id,
+        name,
+        role,
+        project,
+        secret_hash: hash_secret(&generated.secret),
+        expires_at: request.expires_at,
+    };
     let key = state.registry.store().create_key(&new, &caller.context()).await?;
     Ok((StatusCode::CREATED, Json(CreatedKeyDto { key: convert::key(&key), secret: generated.secret })))
 }
@@ -65,17 +81,30 @@ pub async fn whoami(caller: Caller) -> Json<WhoAmIDto> {
 pub async fn list_keys(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Page<KeyDto>>> {
     caller.require(&state, Role::Admin).await?;
     let project = (!caller.is_global()).then_some(&caller.project);
-    let keys = state.registry.store().list_keys(project).await?;
+    let keys = state.registry.list_keys(project).await?;
     Ok(Json(Page { items: keys.iter().map(convert::key).collect(), next_cursor: None }))
 }
 
-/// Revoke a key; it stops working at once on every replica.
-#[utoipa::path(delete, path = "/api/v1/keys/{id}", tag = "keys", params(("id" = String, Path)),
-    responses((status = 200, body = KeyDto), (status = 404, body = opm_api::Problem), (status = 409, body = opm_api::Problem)))]
+/// `DELETE /api/v1/keys/{id}` options.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeQuery {
+    /// Must be `true` to revoke the key making this request (it locks this client out).
+    #[serde(default)]
+    pub force: bool,
+}
+
+/// Revoke a key; it stops working at once on every replica. The last active global admin key
+/// cannot be revoked (409 `last_admin_key`); revoking the calling key needs `?force=true`
+/// (409 `self_revocation` without it).
+#[utoipa::path(delete, path = "/api/v1/keys/{id}", tag = "keys", params(("id" = String, Path), RevokeQuery),
+    responses((status = 200, body = KeyDto)))]
 pub async fn revoke_key(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
+    ApiQuery(query): ApiQuery<RevokeQuery>,
 ) -> ApiResult<Json<KeyDto>> {
     caller.require(&state, Role::Admin).await?;
     if !caller.is_global() {
@@ -84,7 +113,7 @@ pub async fn revoke_key(
             return Err(opm_store::StoreError::KeyNotFound(id).into());
         }
     }
-    let key = state.registry.revoke_key(&id, &caller.context()).await?;
+    let key = state.registry.revoke_key(&id, &caller.context(), query.force).await?;
     Ok(Json(convert::key(&key)))
 }
 

@@ -17,8 +17,10 @@ use crate::extract::{ApiJson, ApiQuery};
 
 /// Page size for label history.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct HistoryQuery {
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
 }
 

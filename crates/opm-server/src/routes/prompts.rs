@@ -20,11 +20,14 @@ use crate::extract::{ApiJson, ApiQuery};
 
 /// Filters for listing prompts.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListPromptsQuery {
     /// Only prompts with this tag.
+    #[param(schema_with = opm_api::names::name)]
     pub tag: Option<String>,
     /// Only prompts with this label.
+    #[param(schema_with = opm_api::names::name)]
     pub label: Option<String>,
     /// Include archived prompts.
     #[serde(default)]
@@ -32,6 +35,7 @@ pub struct ListPromptsQuery {
     /// `next_cursor` from the previous page.
     pub cursor: Option<String>,
     /// Page size (1–500, default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
 }
 

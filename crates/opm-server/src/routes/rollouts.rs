@@ -86,12 +86,15 @@ pub async fn start_rollout(
 
 /// Filters for listing rollouts.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListRolloutsQuery {
     /// Only this label's rollouts.
+    #[param(schema_with = opm_api::names::name)]
     pub label: Option<String>,
     /// Only progressing or paused ones.
     pub active: Option<bool>,
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
 }
 

@@ -21,15 +21,19 @@ pub const MAX_BUCKETS: u32 = 60;
 
 /// The window, its cut and the grouping.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct SeriesParams {
     /// How far back from now, e.g. `15m`, `1h` (default), `7d`; 1 minute to 90 days.
     pub window: Option<String>,
     /// Number of equal buckets (1–60, default 12).
+    #[param(minimum = 1, maximum = 60)]
     pub buckets: Option<u32>,
     /// `version` (default), `label`, `model` or `arm`.
+    #[param(schema_with = super::telemetry::stats_by)]
     pub by: Option<String>,
     /// Only calls served through this label.
+    #[param(schema_with = opm_api::names::name)]
     pub label: Option<String>,
 }
 

@@ -24,9 +24,14 @@ use crate::extract::{ApiJson, ApiQuery, arm_headers, sticky_key};
 
 /// Which version to resolve: a label (default `production`) or a version number.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ResolveQuery {
+    /// The label to resolve (default `production`); not with `version`.
+    #[param(schema_with = opm_api::names::name)]
     pub label: Option<String>,
+    /// A version number instead of a label.
+    #[param(minimum = 1)]
     pub version: Option<u32>,
     /// Stickiness key for a split label (or the `x-opm-sticky-key` header).
     pub key: Option<String>,

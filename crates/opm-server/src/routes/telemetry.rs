@@ -112,13 +112,16 @@ fn generation_error(error: StoreError) -> ApiError {
 
 /// The stats window and grouping.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct StatsParams {
     /// How far back from now, e.g. `15m`, `1h` (default), `7d`; 1 minute to 90 days.
     pub window: Option<String>,
     /// `version` (default), `label`, `model` or `arm`.
+    #[param(schema_with = stats_by)]
     pub by: Option<String>,
     /// Only calls served through this label (e.g. to compare a split's arms).
+    #[param(schema_with = opm_api::names::name)]
     pub label: Option<String>,
 }
 
@@ -258,4 +261,12 @@ mod tests {
             assert!(parse_window(bad).is_err(), "{bad}");
         }
     }
+}
+
+/// The `by` query parameter of the stats routes: one of the grouping names.
+pub fn stats_by() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(["version", "label", "model", "arm"]))
+        .build()
 }

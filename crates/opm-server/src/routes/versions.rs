@@ -20,19 +20,24 @@ use crate::extract::{ApiJson, ApiQuery};
 
 /// Paging for the version list.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListVersionsQuery {
     /// `next_cursor` from the previous page.
     pub cursor: Option<String>,
     /// Page size (1–500, default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
 }
 
 /// The two versions to compare.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct DiffQuery {
+    #[param(minimum = 1)]
     pub from: u32,
+    #[param(minimum = 1)]
     pub to: u32,
 }
 

@@ -29,6 +29,7 @@ const MAX_REPLAY: usize = 10_000;
 
 /// What to watch.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct WatchQuery {
     /// Only this prompt's changes.

@@ -3,9 +3,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod contract;
 mod flow;
 mod gateway;
 mod governance;
+mod keys;
 mod langfuse;
 mod mcp;
 mod problems;

@@ -23,6 +23,7 @@ fn route(method: Method, path: &'static str, body: Option<Value>, min_role: &'st
 fn routes() -> Vec<Route> {
     let version = json!({"content": {"type": "text", "template": "hi"}, "message": "m"});
     vec![
+        route(Method::GET, "/openapi.json", None, "public"),
         route(Method::GET, "/api/v1/prompts", None, "viewer"),
         route(Method::POST, "/api/v1/prompts", Some(json!({"name": "made-by-role"})), "editor"),
         route(Method::GET, "/api/v1/prompts/walk", None, "viewer"),
@@ -53,7 +54,7 @@ fn routes() -> Vec<Route> {
         route(Method::GET, "/api/v1/audit/verify", None, "viewer"),
         route(Method::POST, "/api/v1/keys", Some(json!({"name": "k", "role": "viewer"})), "admin"),
         route(Method::GET, "/api/v1/keys", None, "admin"),
-        route(Method::DELETE, "/api/v1/keys/doesnotexist", None, "admin"),
+        route(Method::DELETE, "/api/v1/keys/doesnotexist?force=true", None, "admin"),
         route(Method::POST, "/api/v1/projects", Some(json!({"name": "made-by-role"})), "global-admin"),
         route(Method::GET, "/api/v1/projects", None, "admin"),
         route(

@@ -1,4 +1,5 @@
-//! API keys: creation and revocation (audited). Only the secret's hash is ever stored.
+//! API keys: creation and revocation (audited), and the batched record of their last use. Only
+//! the secret's hash is ever stored.
 
 use opm_core::audit::action;
 use opm_core::auth::ApiKey;
@@ -6,7 +7,9 @@ use opm_core::prompt::check_text;
 use serde_json::json;
 
 use super::{Backend, Mutation, audit_record};
-use crate::rows::now_micros;
+use chrono::{DateTime, Utc};
+
+use crate::rows::{now_micros, truncate_micros};
 use crate::{ChangeEvent, MutationContext, NewApiKey, StoreError, StoreResult};
 
 pub(super) async fn create(backend: &impl Backend, new: &NewApiKey, ctx: &MutationContext) -> StoreResult<ApiKey> {
@@ -21,6 +24,9 @@ pub(super) async fn create(backend: &impl Backend, new: &NewApiKey, ctx: &Mutati
         return Err(StoreError::ProjectNotFound(project.to_string()));
     }
     let at = now_micros();
+    if new.expires_at.is_some_and(|expires_at| expires_at <= at) {
+        return Err(StoreError::InvalidInput("a new API key's expiry must be in the future".into()));
+    }
     if !mutation.ops().insert_key(new, at).await? {
         return Err(StoreError::KeyExists(new.id.clone()));
     }
@@ -31,16 +37,24 @@ pub(super) async fn create(backend: &impl Backend, new: &NewApiKey, ctx: &Mutati
         project: new.project.clone(),
         created_at: at,
         revoked_at: None,
+        expires_at: new.expires_at.map(truncate_micros),
+        last_used_at: None,
     };
     let mut record = audit_record(ctx, at, action::KEY_CREATE, project_of(&key), format!("key/{}", key.id));
-    record.after = Some(json!({ "name": key.name, "role": key.role, "project": key.project }));
+    let mut after = json!({ "name": key.name, "role": key.role, "project": key.project });
+    if let (Some(expires_at), Some(fields)) = (key.expires_at, after.as_object_mut()) {
+        fields.insert("expires_at".into(), json!(expires_at));
+    }
+    record.after = Some(after);
     mutation.audit(record).await?;
     mutation.announce(ChangeEvent::Key { id: key.id.clone() });
     mutation.commit().await?;
     Ok(key)
 }
 
-/// Revokes a key; revoking it again is a conflict.
+/// Revokes a key; revoking it again is a conflict, and so is revoking the last active global admin
+/// key. That check runs inside the mutation, which holds the writers' lock, so two concurrent
+/// revocations of the last two admin keys cannot both pass it.
 pub(super) async fn revoke(backend: &impl Backend, id: &str, ctx: &MutationContext) -> StoreResult<ApiKey> {
     let mut mutation = Mutation::begin(backend).await?;
     let key = mutation.ops().get_key(id).await?.ok_or_else(|| StoreError::KeyNotFound(id.to_owned()))?;
@@ -48,6 +62,10 @@ pub(super) async fn revoke(backend: &impl Backend, id: &str, ctx: &MutationConte
         return Err(StoreError::KeyRevoked(id.to_owned()));
     }
     let at = now_micros();
+    if key.is_global_admin() && key.is_active(at) && mutation.ops().count_other_active_global_admins(id, at).await? == 0
+    {
+        return Err(StoreError::LastAdminKey(id.to_owned()));
+    }
     mutation.ops().revoke_key(id, at).await?;
     let mut record = audit_record(ctx, at, action::KEY_REVOKE, project_of(&key), format!("key/{id}"));
     record.before = Some(json!({ "revoked": false }));
@@ -56,6 +74,20 @@ pub(super) async fn revoke(backend: &impl Backend, id: &str, ctx: &MutationConte
     mutation.announce(ChangeEvent::Key { id: id.to_owned() });
     mutation.commit().await?;
     Ok(ApiKey { revoked_at: Some(at), ..key })
+}
+
+/// Records when keys last authenticated a request: one write transaction for the whole batch, no
+/// audit entry (usage is bookkeeping, not a change anyone made) and no change event (caches of
+/// keys stay valid).
+pub(super) async fn record_use(backend: &impl Backend, uses: &[(String, DateTime<Utc>)]) -> StoreResult<()> {
+    if uses.is_empty() {
+        return Ok(());
+    }
+    let mut tx = backend.writer().await?;
+    for (id, at) in uses {
+        tx.ops().touch_key(id, truncate_micros(*at)).await?;
+    }
+    tx.commit(Vec::new()).await
 }
 
 /// The audit `project` of a key action: its project, or empty for a global key.

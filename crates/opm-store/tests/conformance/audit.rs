@@ -28,8 +28,14 @@ pub async fn every_mutation_is_audited(store: Arc<dyn Store>) {
     store.rollback_label(&project_name, &name, &production, "undo", &ctx()).await.unwrap();
     store.set_archived(&project_name, &name, true, &ctx()).await.unwrap();
     store.set_archived(&project_name, &name, false, &ctx()).await.unwrap();
-    let key =
-        NewApiKey { id: "k1".into(), name: "ci".into(), role: Role::Editor, project: None, secret_hash: "h1".into() };
+    let key = NewApiKey {
+        id: "k1".into(),
+        name: "ci".into(),
+        role: Role::Editor,
+        project: None,
+        secret_hash: "h1".into(),
+        expires_at: None,
+    };
     store.create_key(&key, &ctx()).await.unwrap();
     store.revoke_key("k1", &ctx()).await.unwrap();
     store

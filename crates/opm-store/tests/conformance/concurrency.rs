@@ -96,6 +96,7 @@ pub async fn concurrent_mixed_writes_keep_one_chain(store: Arc<dyn Store>) {
                     role: Role::Viewer,
                     project: None,
                     secret_hash: format!("h{task}-{index}"),
+                    expires_at: None,
                 };
                 store.create_key(&key, &ctx()).await.unwrap();
                 let _ = store.list_audit(&all_audit()).await.unwrap();

@@ -27,8 +27,14 @@ pub async fn mutations_announce_changes(store: Arc<dyn Store>) {
     store.set_archived(&default_project(), &name, false, &ctx()).await.unwrap();
     assert_eq!(next_event(&mut events).await, prompt_event("welcome"));
     publish(&store, "welcome", "v1").await;
-    let key =
-        NewApiKey { id: "k1".into(), name: "ci".into(), role: Role::Viewer, project: None, secret_hash: "h".into() };
+    let key = NewApiKey {
+        id: "k1".into(),
+        name: "ci".into(),
+        role: Role::Viewer,
+        project: None,
+        secret_hash: "h".into(),
+        expires_at: None,
+    };
     store.create_key(&key, &ctx()).await.unwrap();
     assert_eq!(next_event(&mut events).await, ChangeEvent::Key { id: "k1".into() });
     store.revoke_key("k1", &ctx()).await.unwrap();

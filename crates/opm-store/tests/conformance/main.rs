@@ -90,6 +90,10 @@ conformance! {
         store: keys_are_created_listed_and_found,
         store: revoked_keys_stay_findable,
         store: key_conflicts_and_invalid_keys_are_refused,
+        store: the_last_active_global_admin_key_cannot_be_revoked,
+        store: concurrent_revocations_of_the_last_two_admin_keys_cannot_both_succeed,
+        store: keys_expire_and_expiry_is_stored,
+        store: key_use_is_recorded_in_batches_and_never_moves_back,
     }
     audit {
         store: every_mutation_is_audited,

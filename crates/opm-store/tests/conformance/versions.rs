@@ -56,6 +56,7 @@ pub async fn publishing_the_latest_content_again_is_a_no_op(store: Arc<dyn Store
         role: opm_core::auth::Role::Viewer,
         project: None,
         secret_hash: "marker-hash".into(),
+        expires_at: None,
     };
     store.create_key(&marker, &ctx()).await.unwrap();
     assert_eq!(next_event(&mut events).await, ChangeEvent::Key { id: "marker".into() });
