@@ -27,8 +27,10 @@ pub struct PolicyRulesDto {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LabelProtectionDto {
+    #[schema(min_length = 1, max_length = 128, pattern = r"^[a-z0-9][a-z0-9_.-]{0,127}$")]
     pub label: String,
     /// `deployer` or `admin`: the least role that may move the label and approve its requests.
+    #[schema(schema_with = move_role_schema)]
     pub move_role: String,
     /// Approvals (0, 1 or 2) a move needs from keys other than its author.
     #[serde(default)]
@@ -36,13 +38,24 @@ pub struct LabelProtectionDto {
     pub approvals: u8,
 }
 
+fn move_role_schema() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(["deployer", "admin"]))
+        .description(Some("`deployer` or `admin`: the least role that may move the label and approve its requests."))
+        .build()
+}
+
 /// A planned freeze window.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FreezeWindowDto {
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub name: String,
     pub starts_at: DateTime<Utc>,
+    /// After `starts_at`.
     pub ends_at: DateTime<Utc>,
+    #[schema(pattern = r"\S")]
     pub reason: String,
 }
 
@@ -110,7 +123,9 @@ pub struct ForbiddenPatternDto {
 pub struct SetPolicyRequest {
     pub rules: PolicyRulesDto,
     /// The revision read (0 before the first policy); a policy changed since is a 409.
+    #[schema(minimum = 0)]
     pub expected_revision: i64,
+    #[schema(pattern = r"\S")]
     pub reason: String,
 }
 
@@ -155,6 +170,7 @@ pub struct PolicyDto {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FreezeRequest {
+    #[schema(pattern = r"\S")]
     pub reason: String,
 }
 

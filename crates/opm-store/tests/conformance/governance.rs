@@ -23,6 +23,7 @@ pub async fn deployer_keys_are_stored(store: Arc<dyn Store>) {
         role: Role::Deployer,
         project: Some(default_project()),
         secret_hash: "hash-of-dep1".into(),
+        expires_at: None,
     };
     let key = store.create_key(&new, &ctx()).await.unwrap();
     assert_eq!(key.role, Role::Deployer);
@@ -51,8 +52,9 @@ pub async fn policies_are_revisioned_and_audited(store: Arc<dyn Store>) {
     // A writer that read revision 0 is refused and writes nothing.
     let stale = store.set_policy(&project, &protecting("staging", 2), 0, PolicyChange::Set, "again", &ctx()).await;
     assert_err!(stale, StoreError::PolicyConflict { expected: 0, actual: 1 });
-    let second = store.set_policy(&project, &protecting("production", 2), 1, PolicyChange::Freeze, "two", &ctx());
-    assert_eq!(second.await.unwrap().revision, 2);
+    let two = protecting("production", 2);
+    let second = store.set_policy(&project, &two, 1, PolicyChange::Freeze, "two", &ctx()).await;
+    assert_eq!(second.unwrap().revision, 2);
     // Invalid policies and unknown projects write nothing.
     let invalid = GovernancePolicy {
         protected_labels: vec![LabelProtection { label: label("production"), move_role: Role::Editor, approvals: 0 }],
@@ -115,8 +117,9 @@ pub async fn approved_requests_apply_with_four_eyes(store: Arc<dyn Store>) {
     // The author, and another key with the author's name, cannot approve.
     let own = store.decide_change_request(&decision(filed.id, RequestAction::Approve), &author).await;
     assert_err!(own, StoreError::Domain(CoreError::SelfApproval { .. }));
-    let same_person = store.decide_change_request(&decision(filed.id, RequestAction::Approve), &ctx_as("k2", "alice"));
-    assert_err!(same_person.await, StoreError::Domain(CoreError::SelfApproval { .. }));
+    let approve = decision(filed.id, RequestAction::Approve);
+    let same_person = store.decide_change_request(&approve, &ctx_as("k2", "alice")).await;
+    assert_err!(same_person, StoreError::Domain(CoreError::SelfApproval { .. }));
     let bob = ctx_as("key-bob", "bob");
     let once = store.decide_change_request(&decision(filed.id, RequestAction::Approve), &bob).await.unwrap();
     assert_eq!((once.state, once.approvals.len()), (ChangeRequestState::Pending, 1));
@@ -159,8 +162,9 @@ pub async fn stale_requests_cannot_apply(store: Arc<dyn Store>) {
     // The label moves after the request was filed (an emergency change by a deployer).
     let (project, name) = (default_project(), prompt("welcome"));
     store.set_label(&project, &name, &label("production"), &version_target(3), "hotfix", &ctx()).await.unwrap();
-    let approval = store.decide_change_request(&decision(filed.id, RequestAction::Approve), &ctx_as("kb", "bob"));
-    let error = assert_err!(approval.await, StoreError::ChangeRequestStale { .. });
+    let approve = decision(filed.id, RequestAction::Approve);
+    let approval = store.decide_change_request(&approve, &ctx_as("kb", "bob")).await;
+    let error = assert_err!(approval, StoreError::ChangeRequestStale { .. });
     assert!(error.to_string().contains("version 3") && error.to_string().contains("version 1"), "{error}");
     assert_eq!(production(&store).await, version_target(3), "a stale request moves nothing");
     let stale = store.get_change_request(&project, filed.id).await.unwrap();
@@ -176,8 +180,9 @@ pub async fn requests_are_rejected_cancelled_and_listed(store: Arc<dyn Store>) {
     let second = store.create_change_request(&request_to(3, 1), &alice).await.unwrap();
     let third = store.create_change_request(&request_to(3, 2), &alice).await.unwrap();
     assert!(first.id < second.id && second.id < third.id);
-    let rejected = store.decide_change_request(&decision(first.id, RequestAction::Reject), &ctx_as("kb", "bob"));
-    assert_eq!(rejected.await.unwrap().state, ChangeRequestState::Rejected);
+    let reject = decision(first.id, RequestAction::Reject);
+    let rejected = store.decide_change_request(&reject, &ctx_as("kb", "bob")).await;
+    assert_eq!(rejected.unwrap().state, ChangeRequestState::Rejected);
     let cancelled = store.decide_change_request(&decision(second.id, RequestAction::Cancel), &alice).await.unwrap();
     assert_eq!(cancelled.state, ChangeRequestState::Cancelled);
     let mut no_reason = decision(third.id, RequestAction::Reject);
@@ -219,8 +224,9 @@ pub async fn requests_for_a_new_label_expect_it_absent(store: Arc<dyn Store>) {
     new.label = label("canary");
     let filed = store.create_change_request(&new, &ctx_as("ka", "alice")).await.unwrap();
     assert_eq!(filed.expected, None);
-    let applied = store.decide_change_request(&decision(filed.id, RequestAction::Approve), &ctx_as("kb", "bob"));
-    assert_eq!(applied.await.unwrap().state, ChangeRequestState::Applied);
+    let approve = decision(filed.id, RequestAction::Approve);
+    let applied = store.decide_change_request(&approve, &ctx_as("kb", "bob")).await;
+    assert_eq!(applied.unwrap().state, ChangeRequestState::Applied);
     let labels = store.list_labels(&default_project(), &prompt("welcome")).await.unwrap();
     assert!(labels.iter().any(|l| l.name == label("canary") && l.target == version_target(2)));
 }
