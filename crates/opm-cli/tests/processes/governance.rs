@@ -14,7 +14,8 @@ use crate::server::Server;
 use crate::{postgres_database, text_version, time_until};
 
 async fn key_client(admin: &Client, server: &Server, name: &str, role: &str) -> Client {
-    let request = CreateKeyRequest { name: name.into(), role: role.into(), project: Some("default".into()) };
+    let request =
+        CreateKeyRequest { name: name.into(), role: role.into(), project: Some("default".into()), expires_at: None };
     let created = admin.create_key(&request).await.unwrap();
     Client::new(&ClientConfig { base_url: server.url.clone(), api_key: Some(created.secret), ..Default::default() })
         .unwrap()
@@ -82,7 +83,13 @@ async fn postgres_change_requests_apply_on_both_replicas() {
 
     // A request whose label moved meanwhile cannot apply, on any replica.
     let stale = editor_a.request_label_change("governed", "production", &move_to(3, "ship v3")).await.unwrap();
-    admin_b.set_label("governed", "production", &move_to(1, "emergency")).await.unwrap();
+    // With an approval required nobody moves it directly, but a rollback never waits.
+    let refused = admin_b.set_label("governed", "production", &move_to(1, "emergency")).await.unwrap_err();
+    assert_eq!(code(&refused), "label_protected");
+    admin_b
+        .rollback_label("governed", "production", &opm_api::labels::RollbackRequest { reason: "bad".into() })
+        .await
+        .unwrap();
     let error = deployer_b.decide_change_request(stale.id, "approve", "").await.unwrap_err();
     assert_eq!(code(&error), "change_request_stale");
     assert_eq!(admin_a.change_request(stale.id).await.unwrap().state, "stale");
@@ -97,7 +104,6 @@ async fn postgres_change_requests_apply_on_both_replicas() {
         .await
         .unwrap();
     admin_b.freeze(false, "over").await.unwrap();
-    admin_a.set_label("governed", "production", &move_to(3, "after the freeze")).await.unwrap();
     let verify = admin_b.verify_audit().await.unwrap();
     assert!(verify.ok, "{verify:?}");
 }
@@ -129,12 +135,22 @@ async fn sqlite_opm_cli_request_and_approve() {
     assert!(ok, "{out}");
     assert!(out.contains("protected label `production`"), "{out}");
     let editor = admin
-        .create_key(&CreateKeyRequest { name: "ed".into(), role: "editor".into(), project: Some("default".into()) })
+        .create_key(&CreateKeyRequest {
+            name: "ed".into(),
+            role: "editor".into(),
+            project: Some("default".into()),
+            expires_at: None,
+        })
         .await
         .unwrap()
         .secret;
     let deployer = admin
-        .create_key(&CreateKeyRequest { name: "dep".into(), role: "deployer".into(), project: Some("default".into()) })
+        .create_key(&CreateKeyRequest {
+            name: "dep".into(),
+            role: "deployer".into(),
+            project: Some("default".into()),
+            expires_at: None,
+        })
         .await
         .unwrap()
         .secret;

@@ -26,6 +26,7 @@ use crate::extract::{ApiJson, ApiQuery};
 
 /// Filters for listing change requests.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct RequestsQuery {
     /// `pending`, `applied`, `rejected`, `cancelled` or `stale`.
@@ -38,6 +39,7 @@ pub struct RequestsQuery {
 
 /// Filters for listing one label's change requests.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct LabelRequestsQuery {
     /// `pending`, `applied`, `rejected`, `cancelled` or `stale`.
