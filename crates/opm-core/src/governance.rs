@@ -224,7 +224,7 @@ mod tests {
         let mut twice = policy(Role::Deployer, 1);
         twice.protected_labels.push(twice.protected_labels[0].clone());
         assert!(twice.validate().is_err());
-        let at = |h| DateTime::from_timestamp(h * 3600, 0).unwrap();
+        let at = |h: i64| DateTime::from_timestamp(h * 3600, 0).unwrap();
         let window = FreezeWindow { name: "eoy".into(), starts_at: at(2), ends_at: at(1), reason: "r".into() };
         let backwards = GovernancePolicy { freeze_windows: vec![window], ..GovernancePolicy::default() };
         assert!(backwards.validate().is_err());
@@ -232,7 +232,7 @@ mod tests {
 
     #[test]
     fn freezes() {
-        let at = |h| DateTime::from_timestamp(h * 3600, 0).unwrap();
+        let at = |h: i64| DateTime::from_timestamp(h * 3600, 0).unwrap();
         let window = FreezeWindow { name: "eoy".into(), starts_at: at(10), ends_at: at(20), reason: "holidays".into() };
         let mut policy = GovernancePolicy { freeze_windows: vec![window], ..GovernancePolicy::default() };
         assert_eq!(policy.active_freeze(at(9)), None);

@@ -56,13 +56,13 @@ impl Registry {
         reason: &str,
         ctx: &MutationContext,
     ) -> Result<StoredPolicy, RegistryError> {
+        opm_core::prompt::check_text("reason", reason, true)?;
         let current = self.store.get_policy(project).await?;
         let mut policy = current.policy.clone();
         let change = if on {
             if policy.freeze.is_some() {
                 return Ok(current);
             }
-            opm_core::prompt::check_text("reason", reason, true)?;
             policy.freeze =
                 Some(ImmediateFreeze { reason: reason.to_owned(), since: self.clock.now(), by: ctx.actor.clone() });
             PolicyChange::Freeze
