@@ -248,6 +248,14 @@ pub(crate) fn bad_query(detail: String) -> ApiError {
     ApiError::invalid("invalid_query", detail).with_status(StatusCode::BAD_REQUEST)
 }
 
+/// The `by` query parameter of the stats routes: one of the grouping names.
+pub fn stats_by() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(["version", "label", "model", "arm"]))
+        .build()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -261,12 +269,4 @@ mod tests {
             assert!(parse_window(bad).is_err(), "{bad}");
         }
     }
-}
-
-/// The `by` query parameter of the stats routes: one of the grouping names.
-pub fn stats_by() -> utoipa::openapi::schema::Object {
-    utoipa::openapi::schema::ObjectBuilder::new()
-        .schema_type(utoipa::openapi::schema::Type::String)
-        .enum_values(Some(["version", "label", "model", "arm"]))
-        .build()
 }
