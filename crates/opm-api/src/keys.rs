@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// The roles a key can have, weakest first.
-pub const KEY_ROLES: &[&str] = &["viewer", "editor", "admin"];
+pub const KEY_ROLES: &[&str] = &["viewer", "editor", "deployer", "admin"];
 
 /// `POST /api/v1/keys`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -14,7 +14,7 @@ pub struct CreateKeyRequest {
     /// 1 to 128 bytes, not only spaces.
     #[schema(min_length = 1, max_length = 128, pattern = r"\S")]
     pub name: String,
-    /// `viewer`, `editor` or `admin`.
+    /// `viewer`, `editor`, `deployer` or `admin`.
     #[schema(schema_with = role_schema)]
     pub role: String,
     /// The key's project; omit (admin role only) for a global admin key.
@@ -31,7 +31,7 @@ fn role_schema() -> utoipa::openapi::schema::Object {
     utoipa::openapi::schema::ObjectBuilder::new()
         .schema_type(utoipa::openapi::schema::Type::String)
         .enum_values(Some(KEY_ROLES.iter().copied()))
-        .description(Some("`viewer`, `editor` or `admin`."))
+        .description(Some("`viewer`, `editor`, `deployer` or `admin`."))
         .build()
 }
 

@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod events;
+pub mod governance;
 pub mod invoke;
 pub mod keys;
 pub mod labels;

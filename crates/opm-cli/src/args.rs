@@ -6,9 +6,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod backup;
+mod governance;
 mod rollouts;
 
 pub use backup::{BackupCommand, HealthcheckArgs};
+pub use governance::{DecideArgs, FreezeArgs, PolicyCommand, RequestArgs, RequestsArgs};
 pub use rollouts::{RolloutActionArgs, RolloutCommand, RolloutPickArgs, RolloutStartArgs, WatchArgs};
 
 /// OPM, the open prompt manager: serve a prompt registry and manage its prompts.
@@ -89,6 +91,23 @@ pub enum Command {
     Rollout(RolloutCommand),
     /// Print the project's changes (versions, label moves, rollouts) as they happen.
     Watch(WatchArgs),
+    /// Ask for a protected label to move: files a change request that applies once approved.
+    Request(RequestArgs),
+    /// List the project's change requests (`--state pending` for the approval queue).
+    Requests(RequestsArgs),
+    /// Approve a change request (not your own); the last approval needed moves the label.
+    Approve(DecideArgs),
+    /// Reject a change request.
+    Reject(DecideArgs),
+    /// Withdraw your change request.
+    Cancel(DecideArgs),
+    /// Freeze the project now: label moves and rollout starts are refused until `opm unfreeze`.
+    Freeze(FreezeArgs),
+    /// Lift the immediate freeze.
+    Unfreeze(FreezeArgs),
+    /// Show or set the project's governance policy (protected labels, freeze windows, publish rules).
+    #[command(subcommand)]
+    Policy(PolicyCommand),
     /// Archive a prompt (hidden from lists and resolution, history kept).
     Archive(NameArg),
     /// Restore an archived prompt.
@@ -363,7 +382,7 @@ pub struct KeysCreateArgs {
     /// A name to recognise the key by.
     #[arg(long)]
     pub name: String,
-    /// `viewer`, `editor` or `admin`.
+    /// `viewer`, `editor`, `deployer` or `admin`.
     #[arg(long)]
     pub role: String,
     /// The key stops working after this long (`30d`, `12h`, `90m`); refused with `key_expired` then.

@@ -5,6 +5,7 @@ mod admin;
 mod apply;
 mod backup;
 mod export;
+mod governance;
 mod labels;
 mod prompts;
 mod rollouts;
@@ -46,6 +47,14 @@ pub async fn run(cli: Cli, project_on_command_line: bool) -> anyhow::Result<Exit
         Command::Rollback(args) => labels::rollback(settings, &args).await,
         Command::Rollout(command) => rollouts::rollout(settings, command).await,
         Command::Watch(args) => watch::watch(settings, &args).await,
+        Command::Request(args) => governance::request(settings, &args).await,
+        Command::Requests(args) => governance::requests(settings, &args).await,
+        Command::Approve(args) => governance::decide(settings, "approve", &args).await,
+        Command::Reject(args) => governance::decide(settings, "reject", &args).await,
+        Command::Cancel(args) => governance::decide(settings, "cancel", &args).await,
+        Command::Freeze(args) => governance::freeze(settings, true, &args).await,
+        Command::Unfreeze(args) => governance::freeze(settings, false, &args).await,
+        Command::Policy(command) => governance::policy(settings, command).await,
         Command::Audit(args) => admin::audit(settings, &args).await,
         Command::Stats(args) => telemetry::stats(settings, &args).await,
         Command::Feedback(args) => telemetry::feedback(settings, &args).await,

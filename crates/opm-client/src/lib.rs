@@ -13,6 +13,7 @@
 
 pub mod admin;
 mod error;
+pub mod governance;
 pub mod labels;
 pub mod prompts;
 pub mod rollouts;

@@ -34,6 +34,20 @@ pub mod action {
     pub const ROLLOUT_RESUME: &str = "rollout.resume";
     pub const ROLLOUT_PROMOTE: &str = "rollout.promote";
     pub const ROLLOUT_ABORT: &str = "rollout.abort";
+    /// A project's governance policy changed (protected labels, freeze windows, publish rules).
+    pub const GOVERNANCE_SET: &str = "governance.set";
+    /// An immediate change freeze was set.
+    pub const GOVERNANCE_FREEZE: &str = "governance.freeze";
+    /// The immediate change freeze was lifted.
+    pub const GOVERNANCE_UNFREEZE: &str = "governance.unfreeze";
+    /// A change request on a protected label was filed.
+    pub const CHANGE_REQUEST_CREATE: &str = "change_request.create";
+    /// A change request got an approval (and applied, when it was the last one needed).
+    pub const CHANGE_REQUEST_APPROVE: &str = "change_request.approve";
+    pub const CHANGE_REQUEST_REJECT: &str = "change_request.reject";
+    pub const CHANGE_REQUEST_CANCEL: &str = "change_request.cancel";
+    /// A change request could not apply: its label moved after it was filed.
+    pub const CHANGE_REQUEST_STALE: &str = "change_request.stale";
 }
 
 /// An entry before it is chained: what the store appends in the mutation's transaction.

@@ -19,6 +19,8 @@ pub enum Role {
     Viewer,
     /// Also create prompts and versions, move labels, archive.
     Editor,
+    /// Also move protected labels (as the project's label protection allows) and approve change requests.
+    Deployer,
     /// Also manage keys and projects.
     Admin,
 }
@@ -29,6 +31,7 @@ impl Role {
         match self {
             Role::Viewer => "viewer",
             Role::Editor => "editor",
+            Role::Deployer => "deployer",
             Role::Admin => "admin",
         }
     }
@@ -47,6 +50,7 @@ impl FromStr for Role {
         match value {
             "viewer" => Ok(Role::Viewer),
             "editor" => Ok(Role::Editor),
+            "deployer" => Ok(Role::Deployer),
             "admin" => Ok(Role::Admin),
             other => Err(CoreError::UnknownRole(other.to_owned())),
         }
@@ -135,8 +139,10 @@ mod tests {
 
     #[test]
     fn roles_are_ordered() {
-        assert!(Role::Viewer < Role::Editor && Role::Editor < Role::Admin);
+        assert!(Role::Viewer < Role::Editor && Role::Editor < Role::Deployer && Role::Deployer < Role::Admin);
         assert_eq!("editor".parse::<Role>().unwrap(), Role::Editor);
+        assert_eq!("deployer".parse::<Role>().unwrap(), Role::Deployer);
+        assert_eq!(Role::Deployer.to_string(), "deployer");
         assert!("root".parse::<Role>().is_err());
     }
 

@@ -106,7 +106,7 @@ pub enum CoreError {
     ReservedLabel(String),
     #[error("invalid label target: {0}")]
     InvalidTarget(String),
-    #[error("unknown role `{0}` (expected viewer, editor or admin)")]
+    #[error("unknown role `{0}` (expected viewer, editor, deployer or admin)")]
     UnknownRole(String),
     #[error("invalid split: {0}")]
     InvalidSplit(String),
@@ -124,13 +124,45 @@ pub enum CoreError {
     SelfRevocation(String),
     #[error("invalid key expiry: {0}")]
     InvalidExpiry(String),
+    #[error("invalid governance policy: {0}")]
+    InvalidPolicy(String),
+    #[error(
+        "label `{label}` of prompt `{prompt}` is protected: moving it needs the `{move_role}` role and {approvals} approval(s); file a change request with POST /api/v1/prompts/{prompt}/labels/{label}/requests (`opm request`)"
+    )]
+    LabelProtected { prompt: String, label: String, move_role: String, approvals: u8 },
+    #[error(
+        "the project is frozen by `{name}` ({reason}) until {until}: label moves and rollout starts are refused; rollbacks and rollout aborts still work"
+    )]
+    Frozen { name: String, reason: String, until: String },
+    #[error("change request {id} was filed by this caller: someone else must approve it (four eyes)")]
+    SelfApproval { id: i64 },
+    #[error("only the author of change request {id} or an admin may cancel it")]
+    NotRequestAuthor { id: i64 },
+    #[error("change request {id} already has an approval from `{name}`")]
+    AlreadyApproved { id: i64, name: String },
+    #[error("change request {id} is {state}, not pending")]
+    ChangeRequestClosed { id: i64, state: &'static str },
+    #[error("the project's publish policy refuses this version: {}", describe_violations(.0))]
+    PublishRefused(Vec<crate::governance::publish::Violation>),
+}
+
+fn describe_violations(violations: &[crate::governance::publish::Violation]) -> String {
+    let parts: Vec<String> = violations.iter().map(|v| format!("{} at {}: {}", v.rule, v.place, v.detail)).collect();
+    parts.join("; ")
 }
 
 impl CoreError {
     /// The protocol-neutral kind of this error.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            CoreError::RolloutTransition { .. } | CoreError::SelfRevocation(_) => ErrorKind::Conflict,
+            CoreError::RolloutTransition { .. }
+            | CoreError::SelfRevocation(_)
+            | CoreError::Frozen { .. }
+            | CoreError::AlreadyApproved { .. }
+            | CoreError::ChangeRequestClosed { .. } => ErrorKind::Conflict,
+            CoreError::LabelProtected { .. } | CoreError::SelfApproval { .. } | CoreError::NotRequestAuthor { .. } => {
+                ErrorKind::Forbidden
+            }
             _ => ErrorKind::Invalid,
         }
     }
@@ -159,6 +191,14 @@ impl CoreError {
             CoreError::SelfRevocation(_) => "self_revocation",
             CoreError::InvalidExpiry(_) => "invalid_expiry",
             CoreError::RolloutTransition { .. } => "rollout_state_conflict",
+            CoreError::InvalidPolicy(_) => "invalid_policy",
+            CoreError::LabelProtected { .. } => "label_protected",
+            CoreError::Frozen { .. } => "change_freeze",
+            CoreError::SelfApproval { .. } => "self_approval",
+            CoreError::NotRequestAuthor { .. } => "not_request_author",
+            CoreError::AlreadyApproved { .. } => "already_approved",
+            CoreError::ChangeRequestClosed { .. } => "change_request_closed",
+            CoreError::PublishRefused(_) => "publish_policy_violation",
         }
     }
 }

@@ -19,6 +19,7 @@ pub mod content;
 pub mod diff;
 pub mod error;
 pub mod experiment;
+pub mod governance;
 pub mod label;
 pub mod names;
 pub mod prompt;

@@ -13,6 +13,7 @@ mod cache;
 mod clock;
 mod error;
 mod experiments;
+mod governance;
 mod includes;
 mod keys;
 mod rollouts;
@@ -184,8 +185,9 @@ impl Registry {
         Ok((body, compiled.included.clone()))
     }
 
-    /// Publishes a version and drops what the cache holds for the prompt. The store validates the
-    /// content (the HTTP layer already has, when converting it), so nothing is checked twice here.
+    /// Publishes a version and drops what the cache holds for the prompt. The project's publish
+    /// policy ([`Registry::check_publish`], the secret scan included) refuses it first when broken.
+    /// The store validates the content (the HTTP layer already has, when converting it).
     pub async fn publish_version(
         &self,
         project: &ProjectName,
@@ -193,6 +195,8 @@ impl Registry {
         new: &NewVersion,
         ctx: &MutationContext,
     ) -> Result<PublishOutcome, RegistryError> {
+        let violations = self.check_publish(project, name, new).await?;
+        opm_core::governance::publish::refuse(violations)?;
         let outcome = self.store.publish_version(project, name, new, ctx).await;
         self.cache.invalidate_prompt(project, name);
         Ok(outcome?)

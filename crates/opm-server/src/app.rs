@@ -18,7 +18,8 @@ use crate::auth::REQUEST_ID_HEADER;
 use crate::error::{ApiError, ProblemMarker};
 use crate::openapi::ApiDoc;
 use crate::routes::{
-    audit, health, keys, labels, langfuse, llm, mcp, prompts, rollouts, series, serving, telemetry, versions, watch,
+    audit, governance, health, keys, labels, langfuse, llm, mcp, prompts, rollouts, series, serving, telemetry,
+    versions, watch,
 };
 use crate::{AppState, MAX_BODY_BYTES};
 
@@ -58,6 +59,14 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(series::stats_series))
         .routes(routes!(keys::whoami))
         .routes(routes!(watch::watch))
+        .routes(routes!(governance::get_policy, governance::set_policy))
+        .routes(routes!(governance::freeze))
+        .routes(routes!(governance::unfreeze))
+        .routes(routes!(governance::create_request, governance::list_label_requests))
+        .routes(routes!(governance::list_requests))
+        .routes(routes!(governance::get_request))
+        .routes(routes!(governance::decide_request))
+        .routes(routes!(governance::check_publish))
 }
 
 /// The generated OpenAPI document.

@@ -1,5 +1,5 @@
 //! The change feed: audit entries of changes that affect serving (new versions, label moves and
-//! rollbacks, rollout transitions) turned into [`ChangeEventDto`]s, broadcast to `GET /api/v1/watch`
+//! rollbacks, rollout transitions) or govern them (change requests, policy changes and freezes) turned into [`ChangeEventDto`]s, broadcast to `GET /api/v1/watch`
 //! subscribers and handed to a sink (the webhooks, on the leader replica).
 //!
 //! The audit trail is the feed's log: an event's id is its audit sequence number, so a client
@@ -161,7 +161,9 @@ pub fn event(entry: &AuditEntry) -> Option<ChangeEventDto> {
             | action::LABEL_ROLLBACK
             | action::PROMPT_ARCHIVE
             | action::PROMPT_RESTORE
-    ) || record.action.starts_with("rollout.");
+    ) || record.action.starts_with("rollout.")
+        || record.action.starts_with("change_request.")
+        || record.action.starts_with("governance.");
     if !relevant {
         return None;
     }

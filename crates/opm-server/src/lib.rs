@@ -10,6 +10,7 @@ pub mod auth;
 mod bootstrap;
 pub mod controller;
 pub mod convert;
+pub mod convert_governance;
 pub mod error;
 pub mod events;
 pub mod extract;

@@ -24,6 +24,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
         (name = "projects", description = "Projects (namespaces)"),
         (name = "gateway", description = "Run prompts on models: OpenAI- and Anthropic-compatible ingress, native invoke"),
         (name = "health", description = "Liveness and readiness"),
+        (name = "governance", description = "Protected labels, change requests and approvals, change freezes, publish policies"),
     ),
     components(schemas(opm_api::Problem))
 )]

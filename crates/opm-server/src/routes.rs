@@ -2,6 +2,7 @@
 //! registry or store, convert to wire types.
 
 pub mod audit;
+pub mod governance;
 pub mod health;
 pub mod keys;
 pub mod labels;

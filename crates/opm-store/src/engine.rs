@@ -7,6 +7,7 @@
 //! commits them together with the change.
 
 mod generations;
+mod governance;
 mod keys;
 mod labels;
 mod projects;
@@ -15,7 +16,7 @@ mod rollouts;
 mod versions;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use opm_core::audit::{AuditEntry, AuditRecord};
 use opm_core::auth::ApiKey;
 use opm_core::label::{Label, LabelChange, LabelTarget};
@@ -30,7 +31,8 @@ use crate::rollouts::{NewRollout, RolloutFilter, RolloutUpdate};
 use crate::rows::truncate_micros;
 use crate::{
     AuditFilter, ChangeEvent, Feedback, GenerationRow, GroupStats, MutationContext, NewApiKey, NewFeedback, NewPrompt,
-    NewVersion, Project, PromptFilter, PromptPatch, PublishOutcome, Resolved, Selector, StatsQuery, Store, StoreResult,
+    NewVersion, Project, PromptFilter, PromptPatch, PublishOutcome, Resolved, Selector, SpendRow, StatsQuery, Store,
+    StoreResult,
 };
 
 /// What a SQL backend provides to the shared engine.
@@ -290,6 +292,10 @@ impl<B: Backend> Store for B {
         generations::insert(self, rows).await
     }
 
+    async fn spend_since(&self, first_day: NaiveDate) -> StoreResult<Vec<SpendRow>> {
+        generations::spend_since(self, first_day).await
+    }
+
     async fn get_generation(&self, project: &ProjectName, id: &str) -> StoreResult<GenerationRow> {
         generations::get(self, project, id).await
     }
@@ -328,6 +334,53 @@ impl<B: Backend> Store for B {
 
     async fn list_rollouts(&self, filter: &RolloutFilter) -> StoreResult<Vec<Rollout>> {
         rollouts::list(self, filter).await
+    }
+
+    async fn get_policy(&self, project: &ProjectName) -> StoreResult<crate::StoredPolicy> {
+        governance::get_policy(self, project).await
+    }
+
+    async fn set_policy(
+        &self,
+        project: &ProjectName,
+        policy: &opm_core::governance::GovernancePolicy,
+        expected_revision: i64,
+        change: crate::PolicyChange,
+        reason: &str,
+        ctx: &MutationContext,
+    ) -> StoreResult<crate::StoredPolicy> {
+        governance::set_policy(self, project, policy, expected_revision, change, reason, ctx).await
+    }
+
+    async fn create_change_request(
+        &self,
+        new: &crate::NewChangeRequest,
+        ctx: &MutationContext,
+    ) -> StoreResult<opm_core::governance::ChangeRequest> {
+        governance::create_request(self, new, ctx).await
+    }
+
+    async fn get_change_request(
+        &self,
+        project: &ProjectName,
+        id: i64,
+    ) -> StoreResult<opm_core::governance::ChangeRequest> {
+        governance::get_request(self, project, id).await
+    }
+
+    async fn list_change_requests(
+        &self,
+        filter: &crate::ChangeRequestFilter,
+    ) -> StoreResult<Vec<opm_core::governance::ChangeRequest>> {
+        governance::list_requests(self, filter).await
+    }
+
+    async fn decide_change_request(
+        &self,
+        decision: &crate::RequestDecision,
+        ctx: &MutationContext,
+    ) -> StoreResult<opm_core::governance::ChangeRequest> {
+        governance::decide(self, decision, ctx).await
     }
 
     async fn try_lead(&self, name: &str) -> StoreResult<Option<Box<dyn Leadership>>> {

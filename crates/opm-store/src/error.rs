@@ -44,6 +44,14 @@ pub enum StoreError {
     RolloutInProgress { label: String, id: i64 },
     #[error("rollout {id} is at revision {actual}, not {expected}: it changed since it was read")]
     RolloutConflict { id: i64, expected: i64, actual: i64 },
+    #[error("the governance policy is at revision {actual}, not {expected}: it changed since it was read")]
+    PolicyConflict { expected: i64, actual: i64 },
+    #[error("change request {id} does not exist in this project")]
+    ChangeRequestNotFound { id: i64 },
+    #[error(
+        "change request {id} is stale: the label points at {actual}, not {expected} as when it was filed; file a new request"
+    )]
+    ChangeRequestStale { id: i64, expected: String, actual: String },
     #[error("generation `{id}` does not exist in project `{project}`")]
     GenerationNotFound { project: String, id: String },
     #[error("the backup is not usable: {0}")]
@@ -76,7 +84,8 @@ impl StoreError {
             | StoreError::LabelNotFound { .. }
             | StoreError::KeyNotFound(_)
             | StoreError::GenerationNotFound { .. }
-            | StoreError::RolloutNotFound { .. } => ErrorKind::NotFound,
+            | StoreError::RolloutNotFound { .. }
+            | StoreError::ChangeRequestNotFound { .. } => ErrorKind::NotFound,
             StoreError::ProjectExists(_)
             | StoreError::PromptExists(_)
             | StoreError::PromptArchived(_)
@@ -89,7 +98,9 @@ impl StoreError {
             | StoreError::RolloutInProgress { .. }
             | StoreError::RolloutConflict { .. }
             | StoreError::DatabaseExists(_)
-            | StoreError::DatabaseInUse(_) => ErrorKind::Conflict,
+            | StoreError::DatabaseInUse(_)
+            | StoreError::PolicyConflict { .. }
+            | StoreError::ChangeRequestStale { .. } => ErrorKind::Conflict,
             StoreError::BackupInvalid(_) => ErrorKind::Invalid,
             StoreError::InvalidInput(_) => ErrorKind::Invalid,
             StoreError::Domain(error) => error.kind(),
@@ -125,6 +136,9 @@ impl StoreError {
             StoreError::BackupInvalid(_) => "backup_invalid",
             StoreError::DatabaseExists(_) => "database_exists",
             StoreError::DatabaseInUse(_) => "database_in_use",
+            StoreError::PolicyConflict { .. } => "policy_conflict",
+            StoreError::ChangeRequestNotFound { .. } => "change_request_not_found",
+            StoreError::ChangeRequestStale { .. } => "change_request_stale",
             StoreError::InvalidInput(_) => "invalid_input",
             StoreError::Domain(error) => error.code(),
             StoreError::Unavailable(_) => "store_unavailable",

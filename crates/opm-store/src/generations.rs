@@ -6,7 +6,7 @@
 //! entries or change events, and deleted by retention. Unknown token counts and costs stay `None`
 //! (never 0) all the way to the database and back.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use opm_core::names::{ProjectName, PromptName};
 
 use crate::{StoreError, StoreResult};
@@ -55,6 +55,40 @@ pub enum GenerationOutcome {
     Error,
     /// The caller went away before the end.
     Cancelled,
+}
+
+/// Gateway spend of one project and key on one UTC day: what budgets are checked against.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpendRow {
+    pub project: String,
+    /// The key that made the calls; `None` for calls without one.
+    pub key_id: Option<String>,
+    pub day: NaiveDate,
+    /// The sum of the calls' known costs, in US dollars.
+    pub cost_usd: f64,
+    pub calls: u64,
+}
+
+/// Days since 1970-01-01 (UTC) of `at`, as `spend_daily.day` stores them.
+pub(crate) fn day_number(at: DateTime<Utc>) -> i64 {
+    at.timestamp_micros().div_euclid(86_400_000_000)
+}
+
+/// The date of a stored day number.
+pub(crate) fn day_of(number: i64) -> Option<NaiveDate> {
+    DateTime::from_timestamp(number.checked_mul(86_400)?, 0).map(|at| at.date_naive())
+}
+
+/// The spend a batch of new rows adds, one entry per project, key and day.
+pub(crate) fn spend_of<'a>(rows: impl Iterator<Item = &'a GenerationRow>) -> Vec<(String, String, i64, f64, i64)> {
+    let mut sums: std::collections::BTreeMap<(String, String, i64), (f64, i64)> = std::collections::BTreeMap::new();
+    for row in rows {
+        let key = (row.project.to_string(), row.key_id.clone().unwrap_or_default(), day_number(row.started_at));
+        let entry = sums.entry(key).or_default();
+        entry.0 += row.cost_usd.unwrap_or(0.0);
+        entry.1 += 1;
+    }
+    sums.into_iter().map(|((project, key, day), (cost, calls))| (project, key, day, cost, calls)).collect()
 }
 
 /// Feedback to record on a generation.

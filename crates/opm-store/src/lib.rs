@@ -14,10 +14,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use opm_core::audit::{AuditEntry, AuditRecord};
 use opm_core::auth::{ApiKey, Role};
 use opm_core::content::VersionContent;
+use opm_core::governance::{ChangeRequest, GovernancePolicy};
 use opm_core::label::{Label, LabelChange, LabelTarget};
 use opm_core::names::{LabelName, ProjectName, PromptName, TagName};
 use opm_core::prompt::{Actor, Prompt, PromptVersion};
@@ -28,6 +29,7 @@ pub mod backup;
 mod engine;
 pub mod error;
 mod generations;
+pub mod governance;
 mod leadership;
 mod ops;
 pub mod postgres;
@@ -40,7 +42,10 @@ pub mod sqlite;
 pub use error::StoreError;
 pub use generations::{
     Feedback, GenerationOutcome, GenerationRow, GroupStats, MAX_FEEDBACK_COMMENT_CHARS, MAX_GENERATION_ID_BYTES,
-    NewFeedback, Percentiles, StatsGroupBy, StatsQuery,
+    NewFeedback, Percentiles, SpendRow, StatsGroupBy, StatsQuery,
+};
+pub use governance::{
+    ChangeRequestFilter, NewChangeRequest, PolicyChange, RequestAction, RequestDecision, StoredPolicy,
 };
 pub use leadership::Leadership;
 pub use postgres::PostgresStore;
@@ -306,6 +311,9 @@ pub trait Store: Send + Sync + 'static {
     /// Inserts a batch in one transaction; ids already stored are skipped (not an error). Returns
     /// how many rows were new. A row that fails its checks fails the batch before anything is written.
     async fn insert_generations(&self, rows: &[GenerationRow]) -> StoreResult<u64>;
+    /// Gateway spend per project, key and UTC day from `first_day` on. Each batch of
+    /// [`Store::insert_generations`] adds the costs of its new rows in its own transaction.
+    async fn spend_since(&self, first_day: NaiveDate) -> StoreResult<Vec<SpendRow>>;
     /// The generation, if it exists in this project.
     async fn get_generation(&self, project: &ProjectName, id: &str) -> StoreResult<GenerationRow>;
     /// Every stored generation, in every project.
@@ -336,6 +344,35 @@ pub trait Store: Send + Sync + 'static {
     async fn get_rollout(&self, project: &ProjectName, prompt: &PromptName, id: i64) -> StoreResult<Rollout>;
     /// Newest first.
     async fn list_rollouts(&self, filter: &RolloutFilter) -> StoreResult<Vec<Rollout>>;
+
+    // Governance: one policy per project, and change requests on protected labels.
+    /// The project's policy; the default (protecting nothing) at revision 0 when none was set.
+    async fn get_policy(&self, project: &ProjectName) -> StoreResult<StoredPolicy>;
+    /// Replaces the policy if its revision is `expected_revision` (else `PolicyConflict`), with one
+    /// audit entry (`change`'s action) holding the old and new policies.
+    async fn set_policy(
+        &self,
+        project: &ProjectName,
+        policy: &GovernancePolicy,
+        expected_revision: i64,
+        change: PolicyChange,
+        reason: &str,
+        ctx: &MutationContext,
+    ) -> StoreResult<StoredPolicy>;
+    /// Files a pending request, recording the label's current target for the compare-and-set.
+    async fn create_change_request(&self, new: &NewChangeRequest, ctx: &MutationContext) -> StoreResult<ChangeRequest>;
+    async fn get_change_request(&self, project: &ProjectName, id: i64) -> StoreResult<ChangeRequest>;
+    /// Newest first.
+    async fn list_change_requests(&self, filter: &ChangeRequestFilter) -> StoreResult<Vec<ChangeRequest>>;
+    /// Approves, rejects or cancels a pending request in one transaction. The approval that
+    /// completes it moves the label if it still points at the request's recorded target; if not,
+    /// the request is marked stale (committed) and the call fails with `ChangeRequestStale`. The
+    /// author's approval is refused (four eyes).
+    async fn decide_change_request(
+        &self,
+        decision: &RequestDecision,
+        ctx: &MutationContext,
+    ) -> StoreResult<ChangeRequest>;
 
     // Leadership.
     /// Tries to become the single leader for `name` among every process sharing this database.

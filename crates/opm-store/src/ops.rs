@@ -13,14 +13,14 @@ use opm_core::names::{LabelName, ProjectName, PromptName, TagName};
 use opm_core::prompt::{Prompt, PromptVersion};
 use opm_core::rollout::{CheckResult, Rollout, RolloutState};
 
-use crate::generations::{Feedback, GenerationRow, GroupStats, NewFeedback, StatsQuery};
+use crate::generations::{Feedback, GenerationRow, GroupStats, NewFeedback, SpendRow, StatsQuery};
 use crate::rollouts::{NewRollout, RolloutFilter};
 use crate::rows::{HeadRow, StoredPrompt};
 use crate::{AuditFilter, MutationContext, NewApiKey, NewPrompt, Project, PromptFilter, StoreResult};
 
 /// The primitive operations on one connection. Writes only make sense inside a write transaction.
 #[async_trait]
-pub(crate) trait Ops: GenerationOps + RolloutOps + Send {
+pub(crate) trait Ops: GenerationOps + RolloutOps + GovernanceOps + Send {
     async fn ping(&mut self) -> StoreResult<()>;
 
     /// Reads the audit head, taking the writers' lock on PostgreSQL.
@@ -87,8 +87,12 @@ pub(crate) trait Ops: GenerationOps + RolloutOps + Send {
 #[async_trait]
 pub(crate) trait GenerationOps: Send {
     /// Inserts the rows in one statement (at most [`crate::sql::generations::MAX_ROWS_PER_INSERT`]),
-    /// skipping ids already stored; returns how many were inserted.
-    async fn insert_generations(&mut self, rows: &[GenerationRow]) -> StoreResult<u64>;
+    /// skipping ids already stored; returns the ids inserted.
+    async fn insert_generations(&mut self, rows: &[GenerationRow]) -> StoreResult<Vec<String>>;
+    /// Adds `(project, key id or '', day number, cost, calls)` to the spend ledger.
+    async fn add_spend(&mut self, spend: &[(String, String, i64, f64, i64)]) -> StoreResult<()>;
+    /// The ledger from day number `first_day` on.
+    async fn spend_since(&mut self, first_day: i64) -> StoreResult<Vec<SpendRow>>;
     async fn get_generation(&mut self, project: &ProjectName, id: &str) -> StoreResult<Option<GenerationRow>>;
     async fn count_generations(&mut self) -> StoreResult<u64>;
     /// Deletes at most `limit` of the oldest generations started before `cutoff`, with their feedback.
@@ -126,4 +130,38 @@ pub(crate) trait RolloutOps: Send {
         at: DateTime<Utc>,
     ) -> StoreResult<bool>;
     async fn list_rollouts(&mut self, filter: &RolloutFilter) -> StoreResult<Vec<Rollout>>;
+}
+
+/// The primitive operations on governance policies and change requests.
+#[async_trait]
+pub(crate) trait GovernanceOps: Send {
+    async fn get_policy(&mut self, project: &ProjectName) -> StoreResult<Option<crate::governance::StoredPolicy>>;
+    /// Inserts the first policy (`expected_revision` 0) or updates the one at `expected_revision`;
+    /// `false` when the stored revision is another.
+    async fn save_policy(
+        &mut self,
+        project: &ProjectName,
+        policy: &opm_core::governance::GovernancePolicy,
+        expected_revision: i64,
+        ctx: &MutationContext,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+    /// Inserts a pending request without approvals; returns its id.
+    async fn insert_change_request(
+        &mut self,
+        prompt_id: i64,
+        request: &opm_core::governance::ChangeRequest,
+    ) -> StoreResult<i64>;
+    /// The request and its prompt's row id.
+    async fn get_change_request(
+        &mut self,
+        project: &ProjectName,
+        id: i64,
+    ) -> StoreResult<Option<(i64, opm_core::governance::ChangeRequest)>>;
+    /// Writes the state, approvals and decision of the request.
+    async fn update_change_request(&mut self, request: &opm_core::governance::ChangeRequest) -> StoreResult<()>;
+    async fn list_change_requests(
+        &mut self,
+        filter: &crate::governance::ChangeRequestFilter,
+    ) -> StoreResult<Vec<opm_core::governance::ChangeRequest>>;
 }

@@ -15,9 +15,11 @@ use serde::de::DeserializeOwned;
 use crate::{Project, StoreError, StoreResult};
 
 mod generations;
+mod governance;
 mod rollouts;
 
 pub(crate) use generations::{FeedbackRow, GenerationDbRow, StatsRow};
+pub(crate) use governance::{PolicyRow, RequestRow};
 pub(crate) use rollouts::RolloutRow;
 
 /// A prompt together with its row id, which other tables reference.

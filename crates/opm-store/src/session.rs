@@ -5,6 +5,7 @@
 //! both drivers meet spelled out once on the impl. The engine sees only `dyn Ops`.
 
 mod generations;
+mod governance;
 mod rollouts;
 
 use std::marker::PhantomData;
@@ -19,7 +20,7 @@ use opm_core::names::{LabelName, ProjectName, PromptName, TagName};
 use opm_core::prompt::{Prompt, PromptVersion};
 use sqlx::{Database, Decode, Encode, Executor, FromRow, IntoArguments, Type};
 
-use crate::ops::{GenerationOps, Ops, RolloutOps};
+use crate::ops::{GenerationOps, GovernanceOps, Ops, RolloutOps};
 use crate::rows::{
     AuditRow, HeadRow, KeyRow, LabelChangeRow, LabelRow, ProjectRow, PromptRow, StoredPrompt, VersionRow,
     change_kind_str, to_json,
@@ -66,7 +67,7 @@ where
     for<'r> LabelRow: FromRow<'r, DB::Row>,
     for<'r> LabelChangeRow: FromRow<'r, DB::Row>,
     for<'r> KeyRow: FromRow<'r, DB::Row>,
-    Self: GenerationOps + RolloutOps,
+    Self: GenerationOps + RolloutOps + GovernanceOps,
 {
     async fn ping(&mut self) -> StoreResult<()> {
         sqlx::query::<DB>(sql::PING).execute(&mut *self.conn).await?;

@@ -7,6 +7,7 @@
 //! statistics) are gathered in a [`Dialect`].
 
 pub(crate) mod generations;
+pub(crate) mod governance;
 pub(crate) mod rollouts;
 
 /// The columns of a prompt row, with its newest version number.

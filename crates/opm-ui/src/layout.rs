@@ -73,6 +73,7 @@ fn shell(session: Option<&Session>, title: &str, body: Markup) -> Markup {
                     @if let Some(session) = session {
                         nav aria-label="Main" {
                             a href="/ui/" { "Prompts" }
+                            a href="/ui/requests" { "Requests" }
                             a href="/ui/audit" { "Audit" }
                             @if session.is_admin() { a href="/ui/keys" { "Keys" } }
                         }

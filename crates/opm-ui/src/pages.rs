@@ -7,6 +7,7 @@ pub mod labels;
 pub mod login;
 pub mod playground;
 pub mod prompts;
+pub mod requests;
 pub mod rollouts;
 pub mod stats;
 

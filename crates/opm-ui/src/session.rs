@@ -34,7 +34,7 @@ pub struct Session {
     pub credentials: Credentials,
     pub key_id: String,
     pub key_name: String,
-    /// `viewer`, `editor` or `admin`.
+    /// `viewer`, `editor`, `deployer` or `admin`.
     pub role: String,
     pub project: String,
     pub global: bool,
@@ -59,7 +59,12 @@ impl Session {
 
     /// Editors and admins may change prompts and labels.
     pub fn can_edit(&self) -> bool {
-        matches!(self.role.as_str(), "editor" | "admin")
+        matches!(self.role.as_str(), "editor" | "deployer" | "admin")
+    }
+
+    /// Deployers and admins may approve and reject change requests.
+    pub fn can_approve(&self) -> bool {
+        matches!(self.role.as_str(), "deployer" | "admin")
     }
 
     /// Admins may manage keys.

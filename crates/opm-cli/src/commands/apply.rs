@@ -56,6 +56,7 @@ pub async fn apply(settings: &Settings, args: &ApplyArgs) -> anyhow::Result<Exit
     if !problems.is_empty() {
         bail!("cannot apply; nothing was written:\n{}", problems.join("\n"));
     }
+    check_publish_policy(client, &files, &plan).await?;
     let human = settings.output == OutputFormat::Table;
     if human {
         print_plan(&plan, args.dry_run);
@@ -200,6 +201,45 @@ async fn apply_item(
         done.label = Some(label.clone());
     }
     Ok(done)
+}
+
+/// Asks the server's publish policy (and secret scan) about every version the plan would publish,
+/// before anything is written (with or without `--dry-run`); refuses the whole apply on a violation.
+async fn check_publish_policy(client: &Client, files: &[PromptFile], plan: &[PlanItem]) -> anyhow::Result<()> {
+    let mut violations = Vec::new();
+    for (file, item) in files.iter().zip(plan) {
+        if matches!(item.content, ContentChange::Unchanged { .. }) {
+            continue;
+        }
+        let request = CreateVersionRequest {
+            content: content_to_dto(&file.content)?,
+            message: file.message.clone(),
+            description: Some(file.description.clone()),
+            tags: Some(file.tags.clone()),
+        };
+        let verdict = client
+            .check_publish(&file.name, &request)
+            .await
+            .with_context(|| format!("cannot check `{}` against the publish policy", file.name))?;
+        for violation in verdict.violations {
+            violations.push(format!(
+                "  {} ({}): {} at {}: {}",
+                file.path.display(),
+                file.name,
+                violation.rule,
+                violation.place,
+                violation.detail
+            ));
+        }
+    }
+    if !violations.is_empty() {
+        bail!(
+            "the project's publish policy refuses {} change(s); nothing was written:\n{}",
+            violations.len(),
+            violations.join("\n")
+        );
+    }
+    Ok(())
 }
 
 fn print_plan(plan: &[PlanItem], dry_run: bool) {

@@ -4,7 +4,8 @@
 //! second (the time is measured and printed); SIGTERM writes out queued generation records; JSON
 //! logs carry request and trace ids; canary rollouts run end to end (`rollouts.rs`); the README's
 //! quick start runs top to bottom (`readme.rs`); a backup taken during a write storm restores and
-//! verifies (`backup.rs`).
+//! verifies (`backup.rs`); change requests, stale requests and freezes across two replicas
+//! (`governance.rs`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -23,6 +24,7 @@ mod faults_crash;
 mod faults_disk;
 mod faults_failover;
 mod faults_pg_restart;
+mod governance;
 mod push;
 mod readme;
 mod rollouts;

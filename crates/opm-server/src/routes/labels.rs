@@ -40,10 +40,13 @@ pub async fn list_labels(
 
 /// Point a label at a version, or split it across versions by weight (sticky per caller key, the
 /// first arm stable). A reason is required; the move is recorded in the label's history and the
-/// audit trail, and served at once.
+/// audit trail, and served at once. A protected label refuses keys that must file a change request
+/// (403 `label_protected`), and a freeze refuses every move (409 `change_freeze`).
 #[utoipa::path(put, path = "/api/v1/prompts/{name}/labels/{label}", tag = "labels",
     params(("name" = String, Path), ("label" = String, Path)), request_body = SetLabelRequest,
-    responses((status = 200, body = LabelDto), (status = 404, body = opm_api::Problem), (status = 422, body = opm_api::Problem)))]
+    responses((status = 200, body = LabelDto), (status = 403, body = opm_api::Problem, description = "protected label: file a change request"),
+              (status = 404, body = opm_api::Problem), (status = 409, body = opm_api::Problem, description = "frozen, or a rollout owns the label"),
+              (status = 422, body = opm_api::Problem)))]
 pub async fn set_label(
     State(state): State<AppState>,
     caller: Caller,
@@ -54,8 +57,10 @@ pub async fn set_label(
     let name = prompt_name(&name)?;
     let label = label_name(&label)?;
     let target = convert::target_request(&caller.project, &name, &label, &request)?;
-    let moved =
-        state.registry.set_label(&caller.project, &name, &label, &target, &request.reason, &caller.context()).await?;
+    let moved = state
+        .registry
+        .move_label(&caller.project, &name, &label, &target, &request.reason, caller.key.role, &caller.context())
+        .await?;
     Ok(Json(convert::label(&moved)))
 }
 

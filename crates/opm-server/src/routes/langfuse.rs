@@ -228,7 +228,8 @@ async fn move_labels(
         if current.iter().any(|l| &l.name == label && l.target == target) {
             continue;
         }
-        state.registry.set_label(&caller.project, name, label, &target, REASON, &caller.context()).await?;
+        let role = caller.key.role;
+        state.registry.move_label(&caller.project, name, label, &target, REASON, role, &caller.context()).await?;
     }
     Ok(())
 }

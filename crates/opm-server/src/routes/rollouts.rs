@@ -78,6 +78,7 @@ pub async fn start_rollout(
         spec,
         reason: request.reason,
     };
+    state.registry.authorize_rollout_start(&start.project, &start.prompt, &start.label, caller.key.role).await?;
     let now = state.registry.clock().now();
     let rollout = state.registry.start_rollout(&start, &caller.context(), now).await?;
     Ok((StatusCode::CREATED, Json(convert::rollout(&rollout))))
@@ -166,6 +167,10 @@ pub async fn rollout_action(
             ));
         }
     };
+    if matches!(manual, ManualAction::Resume { .. } | ManualAction::Promote { .. }) {
+        // Moving a rollout forward moves the label: refused during a freeze (pause and abort are not).
+        state.registry.ensure_not_frozen(&caller.project).await?;
+    }
     let now = state.registry.clock().now();
     let rollout = state.registry.act_on_rollout(&caller.project, &prompt, id, &manual, &caller.context(), now).await?;
     Ok(Json(convert::rollout(&rollout)))

@@ -6,6 +6,7 @@
 mod contract;
 mod flow;
 mod gateway;
+mod governance;
 mod keys;
 mod langfuse;
 mod mcp;

@@ -81,6 +81,32 @@ fn routes() -> Vec<Route> {
         route(Method::GET, "/api/v1/whoami", None, "viewer"),
         route(Method::GET, "/api/v1/generations/doesnotexist", None, "viewer"),
         route(Method::POST, "/api/v1/feedback", Some(json!({"generation_id": "doesnotexist", "score": 1})), "viewer"),
+        route(Method::GET, "/api/v1/governance", None, "viewer"),
+        route(
+            Method::PUT,
+            "/api/v1/governance",
+            Some(json!({"rules": {}, "expected_revision": 0, "reason": "r"})),
+            "admin",
+        ),
+        route(
+            Method::POST,
+            "/api/v1/prompts/walk/labels/production/requests",
+            Some(json!({"version": 1, "reason": "r"})),
+            "editor",
+        ),
+        route(Method::GET, "/api/v1/prompts/walk/labels/production/requests", None, "viewer"),
+        route(Method::GET, "/api/v1/change-requests?state=pending", None, "viewer"),
+        route(Method::GET, "/api/v1/change-requests/999", None, "viewer"),
+        route(Method::POST, "/api/v1/change-requests/999/approve", Some(json!({"reason": "r"})), "editor"),
+        route(
+            Method::POST,
+            "/api/v1/prompts/walk/versions/check",
+            Some(json!({"content": {"type": "text", "template": "hi"}})),
+            "editor",
+        ),
+        // Last among the writes: a freeze refuses label moves until lifted.
+        route(Method::POST, "/api/v1/governance/freeze", Some(json!({"reason": "r"})), "deployer"),
+        route(Method::POST, "/api/v1/governance/unfreeze", Some(json!({"reason": "r"})), "deployer"),
         route(Method::GET, "/metrics", None, "public"),
         route(Method::GET, "/healthz", None, "public"),
         route(Method::GET, "/readyz", None, "public"),
@@ -92,8 +118,9 @@ fn rank(role: &str) -> u8 {
         "public" => 0,
         "viewer" => 1,
         "editor" => 2,
-        "admin" => 3,
-        "global-admin" => 4,
+        "deployer" => 3,
+        "admin" => 4,
+        "global-admin" => 5,
         other => panic!("unknown role {other}"),
     }
 }
@@ -107,6 +134,8 @@ fn template_path(path: &str) -> String {
         .replace("/generations/doesnotexist", "/generations/{id}")
         .replace("/rollouts/1/pause", "/rollouts/{id}/{action}")
         .replace("/rollouts/1", "/rollouts/{id}")
+        .replace("/change-requests/999/approve", "/change-requests/{id}/{action}")
+        .replace("/change-requests/999", "/change-requests/{id}")
 }
 
 #[tokio::test]
@@ -129,6 +158,7 @@ async fn every_route_enforces_its_role() {
     let keys = [
         ("viewer", app.key("viewer", Some("default")).await),
         ("editor", app.key("editor", Some("default")).await),
+        ("deployer", app.key("deployer", Some("default")).await),
         ("admin", app.key("admin", Some("default")).await),
         ("global-admin", crate::ADMIN_SECRET.to_owned()),
     ];

@@ -4,13 +4,13 @@
 //! single writer connection, so each transaction is kept short) without touching the audit head,
 //! and announce no change events.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use opm_core::names::ProjectName;
 
 use super::Backend;
 use crate::generations::{
-    Feedback, GenerationRow, GroupStats, NewFeedback, StatsQuery, check_feedback, check_row, check_stats_query,
-    sort_groups,
+    Feedback, GenerationRow, GroupStats, NewFeedback, SpendRow, StatsQuery, check_feedback, check_row,
+    check_stats_query, day_number, sort_groups, spend_of,
 };
 use crate::rows::truncate_micros;
 use crate::sql::generations::MAX_ROWS_PER_INSERT;
@@ -24,15 +24,25 @@ pub(super) async fn insert(backend: &impl Backend, rows: &[GenerationRow]) -> St
         return Ok(0);
     }
     let mut tx = backend.writer().await?;
-    let mut inserted = 0;
+    let mut inserted = std::collections::HashSet::new();
     let mut rest = rows;
     while !rest.is_empty() {
         let (chunk, tail) = rest.split_at(statement_rows(rest.len()));
-        inserted += tx.ops().insert_generations(chunk).await?;
+        inserted.extend(tx.ops().insert_generations(chunk).await?);
         rest = tail;
     }
+    // The spend of the rows that were new, in the same transaction: a batch written twice (a retry
+    // after a lost commit answer) adds its calls' cost once.
+    let spend = spend_of(rows.iter().filter(|row| inserted.contains(&row.id)));
+    tx.ops().add_spend(&spend).await?;
     tx.commit(Vec::new()).await?;
-    Ok(inserted)
+    Ok(u64::try_from(inserted.len()).unwrap_or(u64::MAX))
+}
+
+/// The spend ledger from `first_day` on.
+pub(super) async fn spend_since(backend: &impl Backend, first_day: NaiveDate) -> StoreResult<Vec<SpendRow>> {
+    let number = day_number(Utc.from_utc_datetime(&first_day.and_hms_opt(0, 0, 0).unwrap_or_default()));
+    backend.reader().await?.spend_since(number).await
 }
 
 /// How many of `remaining` rows the next statement carries: a power of two up to the maximum, so

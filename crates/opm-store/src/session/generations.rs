@@ -9,7 +9,9 @@ use opm_core::names::ProjectName;
 use sqlx::{Arguments, AssertSqlSafe, Database, Decode, Encode, Executor, FromRow, IntoArguments, Type};
 
 use super::Session;
-use crate::generations::{Feedback, GenerationRow, GroupStats, NewFeedback, StatsGroupBy, StatsQuery};
+use crate::generations::{
+    Feedback, GenerationRow, GroupStats, NewFeedback, SpendRow, StatsGroupBy, StatsQuery, day_of,
+};
 use crate::ops::GenerationOps;
 use crate::rows::{FeedbackRow, GenerationDbRow, StatsRow};
 use crate::sql::generations as sql;
@@ -32,13 +34,15 @@ where
     for<'q> Option<f64>: Encode<'q, DB> + Type<DB>,
     for<'q> Option<bool>: Encode<'q, DB> + Type<DB>,
     for<'r> (i64,): FromRow<'r, DB::Row>,
+    for<'r> (String,): FromRow<'r, DB::Row>,
+    for<'r> (String, String, i64, f64, i64): FromRow<'r, DB::Row>,
     for<'r> GenerationDbRow: FromRow<'r, DB::Row>,
     for<'r> FeedbackRow: FromRow<'r, DB::Row>,
     for<'r> StatsRow: FromRow<'r, DB::Row>,
 {
-    async fn insert_generations(&mut self, rows: &[GenerationRow]) -> StoreResult<u64> {
+    async fn insert_generations(&mut self, rows: &[GenerationRow]) -> StoreResult<Vec<String>> {
         if rows.is_empty() {
-            return Ok(0);
+            return Ok(Vec::new());
         }
         let mut insert = Insert::<DB>::new(sql::INSERT_GENERATIONS, rows.len() * sql::GENERATION_COLUMNS);
         for (index, row) in rows.iter().enumerate() {
@@ -71,8 +75,44 @@ where
         }
         insert.sql.push_str(sql::INSERT_GENERATIONS_END);
         // Only constant SQL and placeholders were written: every value is bound.
-        let result = sqlx::query_with::<DB, _>(AssertSqlSafe(insert.sql), insert.args).execute(&mut *self.conn).await?;
-        Ok(RowsAffected::rows_affected(&result))
+        let inserted = sqlx::query_as_with::<DB, (String,), _>(AssertSqlSafe(insert.sql), insert.args)
+            .fetch_all(&mut *self.conn)
+            .await?;
+        Ok(inserted.into_iter().map(|(id,)| id).collect())
+    }
+
+    async fn add_spend(&mut self, spend: &[(String, String, i64, f64, i64)]) -> StoreResult<()> {
+        for (project, key_id, day, cost, calls) in spend {
+            sqlx::query::<DB>(sql::ADD_SPEND)
+                .bind(project.as_str())
+                .bind(key_id.as_str())
+                .bind(*day)
+                .bind(*cost)
+                .bind(*calls)
+                .execute(&mut *self.conn)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn spend_since(&mut self, first_day: i64) -> StoreResult<Vec<SpendRow>> {
+        let rows = sqlx::query_as::<DB, (String, String, i64, f64, i64)>(sql::SPEND_SINCE)
+            .bind(first_day)
+            .fetch_all(&mut *self.conn)
+            .await?;
+        rows.into_iter()
+            .map(|(project, key_id, day, cost_usd, calls)| {
+                let day = day_of(day)
+                    .ok_or_else(|| StoreError::Internal(format!("stored spend day {day} is out of range")))?;
+                Ok(SpendRow {
+                    project,
+                    key_id: (!key_id.is_empty()).then_some(key_id),
+                    day,
+                    cost_usd,
+                    calls: u64::try_from(calls).unwrap_or_default(),
+                })
+            })
+            .collect()
     }
 
     async fn get_generation(&mut self, project: &ProjectName, id: &str) -> StoreResult<Option<GenerationRow>> {

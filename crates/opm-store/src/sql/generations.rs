@@ -42,7 +42,15 @@ const _: () = assert!(MAX_ROWS_PER_INSERT * GENERATION_COLUMNS <= 32766);
 
 /// Followed by one parenthesized tuple of placeholders per row and [`INSERT_GENERATIONS_END`].
 pub(crate) const INSERT_GENERATIONS: &str = concat!("INSERT INTO generations (", generation_columns!(), ") VALUES ");
-pub(crate) const INSERT_GENERATIONS_END: &str = " ON CONFLICT (id) DO NOTHING";
+/// Returns the ids of the new rows, so the batch's spend counts each call once even when a batch is
+/// written again.
+pub(crate) const INSERT_GENERATIONS_END: &str = " ON CONFLICT (id) DO NOTHING RETURNING id";
+/// `$1` project, `$2` key id ('' for none), `$3` day number, `$4` cost, `$5` calls: adds to the day.
+pub(crate) const ADD_SPEND: &str = "INSERT INTO spend_daily (project, key_id, day, cost_usd, calls) \
+     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (project, key_id, day) \
+     DO UPDATE SET cost_usd = spend_daily.cost_usd + excluded.cost_usd, calls = spend_daily.calls + excluded.calls";
+/// `$1` the first day number.
+pub(crate) const SPEND_SINCE: &str = "SELECT project, key_id, day, cost_usd, calls FROM spend_daily WHERE day >= $1";
 pub(crate) const GET_GENERATION: &str =
     concat!("SELECT ", generation_columns!(), " FROM generations WHERE id = $1 AND project = $2");
 pub(crate) const COUNT_GENERATIONS: &str = "SELECT COUNT(*) FROM generations";

@@ -355,3 +355,43 @@ pub async fn a_large_batch_inserts_in_one_call(store: Arc<dyn Store>) {
     assert_eq!(stats[0].calls, 10_000);
     assert_eq!(store.insert_generations(&rows).await.unwrap(), 0, "all duplicates");
 }
+
+/// The spend ledger budgets are checked against: one entry per project, key and UTC day, added in
+/// the batch's transaction, each call counted once even when its batch is written again, retention
+/// leaves it alone.
+pub async fn spend_is_summed_per_key_and_day_once(store: Arc<dyn Store>) {
+    let day = t0().date_naive();
+    let cost = |id: &str, key: Option<&str>, usd: Option<f64>, days: i64| GenerationRow {
+        key_id: key.map(str::to_owned),
+        cost_usd: usd,
+        started_at: t0() + Duration::days(days),
+        ..generation(id)
+    };
+    let batch = [
+        cost("s1", Some("k1"), Some(0.25), 0),
+        cost("s2", Some("k1"), Some(0.5), 0),
+        cost("s3", Some("k1"), None, 0),
+        cost("s4", Some("k2"), Some(1.0), 0),
+        cost("s5", None, Some(2.0), 0),
+        cost("s6", Some("k1"), Some(4.0), 1),
+    ];
+    assert_eq!(store.insert_generations(&batch).await.unwrap(), 6);
+    // The same batch again (a retry) plus one new call: only the new one adds.
+    let mut again = batch.to_vec();
+    again.push(cost("s7", Some("k2"), Some(0.125), 0));
+    assert_eq!(store.insert_generations(&again).await.unwrap(), 1);
+
+    let mut spend = store.spend_since(day).await.unwrap();
+    spend.sort_by(|a, b| (a.day, &a.key_id).cmp(&(b.day, &b.key_id)));
+    let got: Vec<_> = spend.iter().map(|row| (row.day, row.key_id.as_deref(), row.cost_usd, row.calls)).collect();
+    let next = day.succ_opt().unwrap();
+    assert_eq!(
+        got,
+        [(day, None, 2.0, 1), (day, Some("k1"), 0.75, 3), (day, Some("k2"), 1.125, 2), (next, Some("k1"), 4.0, 1),]
+    );
+    assert!(spend.iter().all(|row| row.project == default_project().as_str()));
+    assert_eq!(store.spend_since(next).await.unwrap().len(), 1, "from the next day on");
+
+    store.delete_generations_before(t0() + Duration::days(30), 100).await.unwrap();
+    assert_eq!(store.spend_since(day).await.unwrap().len(), 4, "retention keeps the ledger");
+}

@@ -17,6 +17,7 @@ mod clock;
 mod concurrency;
 mod events;
 mod generations;
+mod governance;
 mod keys;
 mod labels;
 mod postgres_only;
@@ -124,6 +125,7 @@ conformance! {
         store: feedback_is_checked_and_listed,
         store: retention_deletes_the_oldest_in_batches,
         store: a_large_batch_inserts_in_one_call,
+        store: spend_is_summed_per_key_and_day_once,
     }
     rollouts {
         store: split_labels_are_set_and_resolved,
@@ -134,6 +136,14 @@ conformance! {
         store: labels_refuse_changes_during_a_rollout,
         store: list_rollouts_filters_and_orders_newest_first,
         store: leadership_is_exclusive,
+    }
+    governance {
+        store: deployer_keys_are_stored,
+        store: policies_are_revisioned_and_audited,
+        store: approved_requests_apply_with_four_eyes,
+        store: stale_requests_cannot_apply,
+        store: requests_are_rejected_cancelled_and_listed,
+        store: requests_for_a_new_label_expect_it_absent,
     }
     concurrency {
         store: concurrent_publishes_get_contiguous_versions,

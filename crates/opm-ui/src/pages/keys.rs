@@ -53,7 +53,7 @@ pub async fn list(Page { state, session }: Page) -> Response {
                 (csrf(&session))
                 div.row {
                     label { "Name " input type="text" name="name" required; }
-                    label { "Role " select name="role" { option value="viewer" { "viewer" } option value="editor" { "editor" } option value="admin" { "admin" } } }
+                    label { "Role " select name="role" { option value="viewer" { "viewer" } option value="editor" { "editor" } option value="deployer" { "deployer" } option value="admin" { "admin" } } }
                     label { "Project " span.hint { "(empty: this session's project)" } input type="text" name="project"; }
                     label { "Expires in days " span.hint { "(empty: never)" } input type="number" name="expires_in_days" min="1" max="3650"; }
                 }
