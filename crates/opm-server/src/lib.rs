@@ -15,6 +15,7 @@ pub mod error;
 pub mod events;
 pub mod extract;
 pub mod key_usage;
+pub mod limits;
 pub mod llm;
 pub mod metrics;
 mod openapi;
@@ -70,6 +71,8 @@ pub struct AppParts {
     pub writer: GenerationWriter,
     /// Label and version changes for `/api/v1/watch` and webhooks.
     pub events: Arc<events::EventFeed>,
+    /// Request rates and spend budgets on the LLM routes.
+    pub limits: Arc<limits::Limiter>,
 }
 
 impl AppState {
@@ -85,7 +88,9 @@ impl AppState {
             GenerationWriter::start(registry.store().clone(), metrics.clone(), otel.clone(), settings);
         let events = events::EventFeed::start(registry.store().clone());
         let recorder = Arc::new(recorder);
-        Self { inner: Arc::new(AppParts { registry, gateway, recorder, metrics, otel, writer, events }) }
+        let limits = Arc::new(limits::Limiter::new(registry.clone()));
+        limits.spawn_reconcile(writer.clone());
+        Self { inner: Arc::new(AppParts { registry, gateway, recorder, metrics, otel, writer, events, limits }) }
     }
 
     /// The same state with another recorder in front of the pipeline (tests that capture records).

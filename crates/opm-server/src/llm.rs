@@ -115,6 +115,7 @@ fn selector_for(reference: &PromptRef) -> Result<(PromptName, Selector), ApiErro
 /// With OTLP export on, it also owns the call's CLIENT span and ends it with the record.
 pub struct CallRecord {
     recorder: Arc<dyn GenerationRecorder>,
+    limits: Arc<crate::limits::Limiter>,
     record: Option<GenerationRecord>,
     started: Instant,
     span: Option<ModelSpan>,
@@ -185,6 +186,7 @@ impl CallRecord {
         prepared.request.traceparent = span.as_ref().and_then(ModelSpan::traceparent);
         Self {
             recorder: state.recorder.clone(),
+            limits: state.limits.clone(),
             record: Some(record),
             started,
             span,
@@ -264,7 +266,16 @@ impl CallRecord {
                 generation_id: Some(&record.id),
             });
         }
+        // The cost is charged to the budgets after the record is queued, so a reconcile that
+        // flushes the queue finds every call it took the charge of.
+        let charge = record
+            .cost_usd
+            .filter(|cost| *cost > 0.0)
+            .map(|cost| (record.project.clone().unwrap_or_default(), record.key_id.clone(), record.started_at, cost));
         self.recorder.record(record);
+        if let Some((project, key_id, started_at, cost)) = charge {
+            self.limits.charge(&project, key_id.as_deref(), started_at, cost);
+        }
     }
 }
 

@@ -95,6 +95,11 @@ pub const CATALOGUE: &[(&str, Kind, &str)] = &[
         Kind::Counter,
         "Webhook deliveries by outcome: delivered, failed (gave up after retries), dropped (queue full), retried.",
     ),
+    (
+        "opm_gateway_limited_total",
+        Kind::Counter,
+        "LLM calls refused by a gateway limit, by project, scope (project, key) and limit (rate, daily_budget, monthly_budget).",
+    ),
     ("opm_cache_entries", Kind::Gauge, "Resolved prompt versions held by the resolve cache."),
     ("opm_cache_bytes", Kind::Gauge, "Estimated bytes held by the resolve cache (its budget is opm_cache_max_bytes)."),
     ("opm_cache_max_bytes", Kind::Gauge, "The resolve cache's byte budget (`[cache] max_bytes`)."),
@@ -458,6 +463,13 @@ impl Metrics {
             self.counter("opm_recorder_written_total", Vec::new()).increment(written);
         }
         self.histogram("opm_recorder_batch_duration_seconds", Vec::new()).record(elapsed.as_secs_f64());
+    }
+
+    /// A call refused by a gateway limit.
+    pub fn limited(&self, project: &str, scope: &'static str, limit: &'static str) {
+        let labels =
+            vec![Label::new("project", project.to_owned()), Label::new("scope", scope), Label::new("limit", limit)];
+        self.counter("opm_gateway_limited_total", labels).increment(1);
     }
 
     /// Records removed by retention.

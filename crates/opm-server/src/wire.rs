@@ -9,6 +9,7 @@ use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use opm_core::ErrorKind;
+use opm_core::governance::limits::{Exceeded, LimitKind};
 use opm_gateway::GatewayError;
 use opm_gateway::ingress::{anthropic, openai};
 use serde_json::Value;
@@ -105,6 +106,24 @@ impl From<GatewayError> for WireError {
     }
 }
 
+impl From<Exceeded> for WireError {
+    fn from(exceeded: Exceeded) -> Self {
+        let code = match exceeded.kind {
+            LimitKind::Rate => "rate_limited",
+            LimitKind::DailyBudget | LimitKind::MonthlyBudget => "budget_exceeded",
+        };
+        Self {
+            kind: ErrorKind::RateLimited,
+            code,
+            message: exceeded.message(),
+            param: None,
+            retry_after: Some(exceeded.retry_after),
+            status: None,
+            api: None,
+        }
+    }
+}
+
 impl From<opm_registry::RegistryError> for WireError {
     fn from(error: opm_registry::RegistryError) -> Self {
         ApiError::from(error).into()
@@ -140,12 +159,17 @@ impl WireError {
             }
         };
         if let Some(retry_after) = retry_after
-            && let Ok(value) = HeaderValue::from_str(&retry_after.as_secs().max(1).to_string())
+            && let Ok(value) = HeaderValue::from_str(&retry_after_secs(retry_after).to_string())
         {
             response.headers_mut().insert(header::RETRY_AFTER, value);
         }
         response
     }
+}
+
+/// Whole seconds for `Retry-After`, rounded up (a client retrying early is refused again), at least 1.
+fn retry_after_secs(wait: Duration) -> u64 {
+    (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
 }
 
 #[cfg(test)]

@@ -98,6 +98,11 @@ impl GatewayLimits {
         self.project.is_empty() && self.per_key.is_empty() && self.keys.values().all(Limits::is_empty)
     }
 
+    /// Whether any budget is set (the project's, the per-key one or an override's).
+    pub fn limits_spend(&self) -> bool {
+        self.project.limits_spend() || self.per_key.limits_spend() || self.keys.values().any(Limits::limits_spend)
+    }
+
     /// The limits that apply to key `key_id`.
     pub fn for_key(&self, key_id: &str) -> &Limits {
         self.keys.get(key_id).unwrap_or(&self.per_key)

@@ -80,6 +80,7 @@ pub async fn set_policy(
         .registry
         .set_policy(&caller.project, policy, request.expected_revision, &request.reason, &caller.context())
         .await?;
+    state.limits.forget(&caller.project);
     Ok(Json(to_wire::policy(&stored, state.registry.clock().now())))
 }
 

@@ -122,6 +122,10 @@ async fn answer(
     parent: Option<&TraceContext>,
 ) -> Response {
     let (started, wire) = (call.started, call.wire);
+    if let Err(exceeded) = state.limits.admit(&caller.project, &caller.key.id).await {
+        state.metrics.limited(caller.project.as_str(), exceeded.scope.as_str(), exceeded.kind.as_str());
+        return WireError::from(exceeded).into_response(wire);
+    }
     let mut prepared = match prepare(state, caller, ingress, call.timeout_ms, call.sticky_key).await {
         Ok(prepared) => prepared,
         Err(error) => return error.into_response(wire),

@@ -9,6 +9,7 @@ mod gateway;
 mod governance;
 mod keys;
 mod langfuse;
+mod limits;
 mod mcp;
 mod problems;
 mod roles;
