@@ -167,3 +167,80 @@ async fn sqlite_opm_cli_request_and_approve() {
     let production = Selector::Label("production".into());
     assert_eq!(admin.resolve("cli-governed", &production).await.unwrap().version, 2);
 }
+
+/// Writes an `opm.toml` with one priced provider (`paid`, OpenAI-shaped, served by `opm-mock-llm`).
+fn priced_config(dir: &std::path::Path, mock: &str) {
+    std::fs::write(dir.join("upstream-key"), "test-key").unwrap();
+    let config = format!(
+        "[gateway.providers.paid]\ntype = \"openai\"\nbase_url = \"{mock}/v1\"\napi_key_file = \"{}\"\n",
+        dir.join("upstream-key").display()
+    );
+    std::fs::write(dir.join("opm.toml"), config).unwrap();
+}
+
+/// One priced chat completion with `key`; returns the status and the OpenAI error code, if any.
+async fn paid_call(http: &reqwest::Client, server: &Server, key: &str) -> (u16, String) {
+    let body = serde_json::json!({"model": "paid/gpt-4o-mini", "messages": [{"role": "user", "content": "what does this cost"}]});
+    let response =
+        http.post(format!("{}/v1/chat/completions", server.url)).bearer_auth(key).json(&body).send().await.unwrap();
+    let status = response.status().as_u16();
+    let body: serde_json::Value = response.json().await.unwrap_or_default();
+    (status, body["error"]["code"].as_str().unwrap_or_default().to_owned())
+}
+
+#[tokio::test]
+async fn postgres_a_budget_spent_on_one_replica_is_refused_on_the_other_and_after_a_restart() {
+    let Some(url) = postgres_database() else { return };
+    let mock = opm_mock_llm::MockServer::start(opm_mock_llm::MockConfig::default()).await.unwrap();
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    priced_config(dir_a.path(), &mock.url());
+    priced_config(dir_b.path(), &mock.url());
+    let a = Server::start(dir_a.path(), Some(&url));
+    let b = Server::start(dir_b.path(), Some(&url));
+    let admin_a = a.client();
+    // Each key may spend a millionth of a cent a day: one call of gpt-4o-mini spends more.
+    let limits = opm_api::governance::GatewayLimitsDto {
+        per_key: opm_api::governance::LimitsDto { daily_usd: Some(1e-8), ..Default::default() },
+        ..Default::default()
+    };
+    let rules = PolicyRulesDto { limits, ..PolicyRulesDto::default() };
+    let policy = SetPolicyRequest { rules, expected_revision: 0, reason: "budgets".into() };
+    admin_a.set_policy(&policy).await.unwrap();
+    let create = |name: &str| CreateKeyRequest {
+        name: name.into(),
+        role: "viewer".into(),
+        project: Some("default".into()),
+        expires_at: None,
+    };
+    let spender = admin_a.create_key(&create("spender")).await.unwrap().secret;
+    let other = admin_a.create_key(&create("other")).await.unwrap().secret;
+    let http = reqwest::Client::new();
+
+    assert_eq!(paid_call(&http, &a, &spender).await, (200, String::new()), "under budget");
+    assert_eq!(paid_call(&http, &a, &spender).await, (429, "budget_exceeded".into()), "A knows at once");
+    let spent_at = Instant::now();
+    let mut seen = None;
+    while spent_at.elapsed() < Duration::from_secs(10) {
+        let (status, code) = paid_call(&http, &b, &spender).await;
+        if status == 429 {
+            assert_eq!(code, "budget_exceeded");
+            seen = Some(spent_at.elapsed());
+            break;
+        }
+        assert_eq!(status, 200, "before B learns of the spend, the call is served");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let seen = seen.expect("B refuses the spent key within 10 s");
+    eprintln!("a budget spent on A is refused on B after {seen:?}");
+    assert_eq!(paid_call(&http, &b, &other).await, (200, String::new()), "another key has its own budget");
+    let scrape = http.get(format!("{}/metrics", b.url)).send().await.unwrap().text().await.unwrap();
+    assert!(
+        scrape.lines().any(|l| l.starts_with("opm_gateway_limited_total{") && l.contains("limit=\"daily_budget\"")),
+        "{scrape}"
+    );
+
+    // The spend is in the database: a restarted replica refuses the key at its first call.
+    drop(a);
+    let a = Server::start(dir_a.path(), Some(&url));
+    assert_eq!(paid_call(&http, &a, &spender).await, (429, "budget_exceeded".into()), "after a restart");
+}
