@@ -144,4 +144,26 @@ fn print_policy(policy: &PolicyDto) {
         if publish.require_documented_variables { "required" } else { "optional" },
         publish.forbidden_patterns.len()
     );
+    let limits = &policy.rules.limits;
+    for (whose, set) in std::iter::once(("project", &limits.project))
+        .chain(std::iter::once(("each key", &limits.per_key)))
+        .chain(limits.keys.iter().map(|(key, set)| (key.as_str(), set)))
+    {
+        let mut parts = Vec::new();
+        if let Some(rate) = set.requests_per_second {
+            parts.push(format!(
+                "{rate} req/s (burst {})",
+                set.burst.map_or_else(|| "default".to_owned(), |b| b.to_string())
+            ));
+        }
+        if let Some(daily) = set.daily_usd {
+            parts.push(format!("${daily} a day"));
+        }
+        if let Some(monthly) = set.monthly_usd {
+            parts.push(format!("${monthly} a month"));
+        }
+        if !parts.is_empty() {
+            println!("gateway limits for {whose}: {}", parts.join(", "));
+        }
+    }
 }
