@@ -244,8 +244,12 @@ pub struct ChangeRequestDto {
     pub project: String,
     pub prompt: String,
     pub label: String,
-    /// Where the label moves when the request applies.
-    pub target: LabelTargetDto,
+    /// Where the label moves when a label request applies (absent for a rollout request).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<LabelTargetDto>,
+    /// The rollout a rollout request starts once approved (absent for a label request).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<RolloutChangeDto>,
     /// The label's target when the request was filed; it applies only while the label still
     /// points there (absent: the label did not exist).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -263,6 +267,13 @@ pub struct ChangeRequestDto {
     pub decided_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decision_reason: Option<String>,
+}
+
+/// The rollout a change request starts: its first step is timed from the approval.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RolloutChangeDto {
+    pub canary_version: u32,
+    pub spec: crate::rollouts::RolloutSpecDto,
 }
 
 /// One broken publish rule.

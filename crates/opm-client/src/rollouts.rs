@@ -15,6 +15,17 @@ impl Client {
         self.call_with(Method::POST, url, request).await
     }
 
+    /// `POST /api/v1/prompts/{name}/rollouts/requests`: a change request that starts the rollout
+    /// once approved (for a protected label).
+    pub async fn request_rollout(
+        &self,
+        name: &str,
+        request: &StartRolloutRequest,
+    ) -> Result<opm_api::governance::ChangeRequestDto, ClientError> {
+        let url = self.endpoint(&["api", "v1", "prompts", name, "rollouts", "requests"], &[])?;
+        self.call_with(Method::POST, url, request).await
+    }
+
     /// `GET /api/v1/prompts/{name}/rollouts?label=&active=`: newest first.
     pub async fn list_rollouts(
         &self,

@@ -127,7 +127,7 @@ pub enum CoreError {
     #[error("invalid governance policy: {0}")]
     InvalidPolicy(String),
     #[error(
-        "label `{label}` of prompt `{prompt}` is protected: moving it needs the `{move_role}` role and {approvals} approval(s); file a change request with POST /api/v1/prompts/{prompt}/labels/{label}/requests (`opm request`)"
+        "label `{label}` of prompt `{prompt}` is protected: moving it needs the `{move_role}` role and {approvals} approval(s); file a change request with POST /api/v1/prompts/{prompt}/labels/{label}/requests (`opm request`), or for a rollout POST /api/v1/prompts/{prompt}/rollouts/requests (`opm rollout start --request`)"
     )]
     LabelProtected { prompt: String, label: String, move_role: String, approvals: u8 },
     #[error(

@@ -24,6 +24,7 @@ use opm_store::{
     MutationContext, NewChangeRequest, NewVersion, PolicyChange, RequestAction, RequestDecision, StoredPolicy,
 };
 
+use crate::rollouts::StartRollout;
 use crate::{Registry, RegistryError};
 
 impl Registry {
@@ -146,6 +147,35 @@ impl Registry {
         role: Role,
         ctx: &MutationContext,
     ) -> Result<ChangeRequest, RegistryError> {
+        let change = RequestedChange::Label { target };
+        self.file_request(project, prompt, label, change, reason, role, ctx).await
+    }
+
+    /// Files a change request to start the rollout `start` on its (protected) label, with the
+    /// approvals a move of that label needs: the approval that completes it starts the rollout,
+    /// timed from then, if the label still points at the version it pointed at when filed.
+    pub async fn request_rollout_start(
+        &self,
+        start: &StartRollout,
+        role: Role,
+        ctx: &MutationContext,
+    ) -> Result<ChangeRequest, RegistryError> {
+        start.spec.validate()?;
+        let change = RequestedChange::Rollout { canary_version: start.canary_version, spec: start.spec.clone() };
+        self.file_request(&start.project, &start.prompt, &start.label, change, &start.reason, role, ctx).await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn file_request(
+        &self,
+        project: &ProjectName,
+        prompt: &PromptName,
+        label: &LabelName,
+        change: RequestedChange,
+        reason: &str,
+        role: Role,
+        ctx: &MutationContext,
+    ) -> Result<ChangeRequest, RegistryError> {
         let policy = self.store.get_policy(project).await?.policy;
         let approvals = match policy.move_right(label, role) {
             MoveRight::Request { approvals, .. } => approvals.max(1),
@@ -155,7 +185,7 @@ impl Registry {
             project: project.clone(),
             prompt: prompt.clone(),
             label: label.clone(),
-            change: RequestedChange::Label { target },
+            change,
             reason: reason.to_owned(),
             approvals_required: approvals,
         };

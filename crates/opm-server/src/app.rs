@@ -43,6 +43,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(labels::rollback_label))
         .routes(routes!(rollouts::start_rollout, rollouts::list_rollouts))
         .routes(routes!(rollouts::get_rollout))
+        .routes(routes!(rollouts::request_rollout))
         .routes(routes!(rollouts::rollout_action))
         .routes(routes!(audit::list_audit))
         .routes(routes!(audit::verify_audit))

@@ -19,7 +19,7 @@ use crate::error::ApiError;
 
 mod rollouts;
 
-pub use rollouts::rollout;
+pub use rollouts::{rollout, spec as rollout_spec};
 
 pub fn actor(actor: &Actor) -> ActorDto {
     ActorDto { key_id: actor.key_id.clone(), name: actor.name.clone() }

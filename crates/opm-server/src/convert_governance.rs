@@ -4,9 +4,9 @@
 
 use chrono::{DateTime, Utc};
 use opm_api::governance::{
-    ActiveFreezeDto, ApprovalDto, ChangeRequestDto, ImmediateFreezeDto, PolicyDto, PolicyRulesDto,
+    ActiveFreezeDto, ApprovalDto, ChangeRequestDto, ImmediateFreezeDto, PolicyDto, PolicyRulesDto, RolloutChangeDto,
 };
-use opm_core::governance::{ChangeRequest, GovernancePolicy};
+use opm_core::governance::{ChangeRequest, GovernancePolicy, RequestedChange};
 use opm_store::StoredPolicy;
 
 use crate::convert;
@@ -55,7 +55,13 @@ pub fn request(request: &ChangeRequest) -> ChangeRequestDto {
         project: request.project.to_string(),
         prompt: request.prompt.to_string(),
         label: request.label.to_string(),
-        target: convert::target(request.target()),
+        target: request.target().map(convert::target),
+        rollout: match &request.change {
+            RequestedChange::Rollout { canary_version, spec } => {
+                Some(RolloutChangeDto { canary_version: *canary_version, spec: convert::rollout_spec(spec) })
+            }
+            RequestedChange::Label { .. } => None,
+        },
         expected: request.expected.as_ref().map(convert::target),
         reason: request.reason.clone(),
         state: request.state.as_str().to_owned(),

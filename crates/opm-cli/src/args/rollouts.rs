@@ -63,6 +63,10 @@ pub struct RolloutStartArgs {
     /// Why (recorded in the audit trail and the label's history).
     #[arg(long)]
     pub reason: String,
+    /// File a change request instead (a protected label): the rollout starts once approved
+    /// (`opm approve ID`).
+    #[arg(long)]
+    pub request: bool,
 }
 
 /// Which rollout: `--id`, or the label's active one (for `status`, else its newest).

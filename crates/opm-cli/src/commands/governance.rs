@@ -31,7 +31,7 @@ pub async fn request(settings: &Settings, args: &RequestArgs) -> anyhow::Result<
             filed.id,
             filed.label,
             filed.prompt,
-            super::labels::target(&filed.target),
+            change(filed),
             filed.approvals_required,
             filed.id
         );
@@ -50,7 +50,7 @@ pub async fn requests(settings: &Settings, args: &RequestsArgs) -> anyhow::Resul
                 request.state.clone(),
                 request.prompt.clone(),
                 request.label.clone(),
-                super::labels::target(&request.target),
+                change(request),
                 format!("{}/{}", request.approvals.len(), request.approvals_required),
                 request.author.name.clone(),
                 time(&request.created_at),
@@ -76,7 +76,7 @@ fn print_decision(action: &str, request: &ChangeRequestDto) {
             request.id,
             request.label,
             request.prompt,
-            super::labels::target(&request.target)
+            change(request)
         ),
         "pending" => println!(
             "change request {}: {} of {} approval(s) in",
@@ -165,5 +165,18 @@ fn print_policy(policy: &PolicyDto) {
         if !parts.is_empty() {
             println!("gateway limits for {whose}: {}", parts.join(", "));
         }
+    }
+}
+
+/// What a request does: the label's new target, or the rollout it starts.
+fn change(request: &opm_api::governance::ChangeRequestDto) -> String {
+    match (&request.target, &request.rollout) {
+        (Some(target), _) => super::labels::target(target),
+        (None, Some(rollout)) => format!(
+            "a rollout of version {} (steps {})",
+            rollout.canary_version,
+            rollout.spec.steps.iter().map(|step| format!("{step}%")).collect::<Vec<_>>().join(", ")
+        ),
+        (None, None) => "?".to_owned(),
     }
 }

@@ -21,6 +21,20 @@ use crate::settings::Settings;
 pub async fn rollout(settings: &Settings, command: RolloutCommand) -> anyhow::Result<ExitCode> {
     let client = &settings.client;
     match command {
+        RolloutCommand::Start(args) if args.request => {
+            let filed = client.request_rollout(&args.name, &start_request(&args)).await?;
+            emit(settings.output, &filed, |filed| {
+                println!(
+                    "change request {} filed: start a rollout of `{}` v{} on label `{}` once {} approval(s) are given (`opm approve {}`)",
+                    filed.id,
+                    filed.prompt,
+                    filed.rollout.as_ref().map_or(args.to, |rollout| rollout.canary_version),
+                    filed.label,
+                    filed.approvals_required,
+                    filed.id
+                );
+            })?;
+        }
         RolloutCommand::Start(args) => {
             let rollout = client.start_rollout(&args.name, &start_request(&args)).await?;
             emit(settings.output, &rollout, |rollout| {

@@ -1,4 +1,5 @@
-//! Change requests: a move of a protected label waiting for approvals (four eyes).
+//! Change requests: a move of a protected label, or the start of a rollout on one, waiting for
+//! approvals (four eyes).
 //!
 //! A request records the label's target when it was filed (`expected`); it applies only while the
 //! label still points there (compare-and-set), otherwise it becomes `stale`. Its author never
@@ -11,6 +12,7 @@ use crate::CoreError;
 use crate::label::LabelTarget;
 use crate::names::{LabelName, ProjectName, PromptName};
 use crate::prompt::Actor;
+use crate::rollout::RolloutSpec;
 
 /// Where a request is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -60,6 +62,9 @@ impl ChangeRequestState {
 pub enum RequestedChange {
     /// Point the label at this target.
     Label { target: LabelTarget },
+    /// Start a canary rollout of `canary_version` on the label (which points at the stable
+    /// version when the request is filed); the rollout's first step is timed from the approval.
+    Rollout { canary_version: u32, spec: RolloutSpec },
 }
 
 /// One approval.
@@ -95,10 +100,12 @@ pub struct ChangeRequest {
 }
 
 impl ChangeRequest {
-    /// The target the label moves to when the request applies.
-    pub fn target(&self) -> &LabelTarget {
+    /// The target the label moves to when a label request applies (`None` for a rollout request,
+    /// whose first target is decided when it starts).
+    pub fn target(&self) -> Option<&LabelTarget> {
         match &self.change {
-            RequestedChange::Label { target } => target,
+            RequestedChange::Label { target } => Some(target),
+            RequestedChange::Rollout { .. } => None,
         }
     }
 

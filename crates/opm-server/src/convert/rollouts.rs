@@ -42,7 +42,7 @@ fn interval_ms(spec: &RolloutSpec) -> u64 {
     u64::try_from(spec.interval.as_millis()).unwrap_or(u64::MAX)
 }
 
-fn spec(spec: &RolloutSpec) -> RolloutSpecDto {
+pub fn spec(spec: &RolloutSpec) -> RolloutSpecDto {
     RolloutSpecDto {
         steps: spec.steps.clone(),
         interval_ms: interval_ms(spec),

@@ -46,7 +46,36 @@ pub async fn start_rollout(
     ApiJson(request): ApiJson<StartRolloutRequest>,
 ) -> ApiResult<(StatusCode, Json<RolloutDto>)> {
     caller.require(&state, Role::Editor).await?;
-    let prompt = prompt_name(&name)?;
+    let start = start_of(&caller, &name, request)?;
+    state.registry.authorize_rollout_start(&start.project, &start.prompt, &start.label, caller.key.role).await?;
+    let now = state.registry.clock().now();
+    let rollout = state.registry.start_rollout(&start, &caller.context(), now).await?;
+    Ok((StatusCode::CREATED, Json(convert::rollout(&rollout))))
+}
+
+/// File a change request to start a rollout on a protected label (the body of
+/// `POST …/rollouts`): once approved as a move of the label would be (four eyes), the rollout
+/// starts, its first step timed from the approval, if the label still points at the stable
+/// version it pointed at when the request was filed (otherwise the request is `stale`).
+#[utoipa::path(post, path = "/api/v1/prompts/{name}/rollouts/requests", tag = "governance", params(("name" = String, Path)),
+    request_body = StartRolloutRequest,
+    responses((status = 201, body = opm_api::governance::ChangeRequestDto), (status = 404, body = opm_api::Problem),
+              (status = 422, body = opm_api::Problem)))]
+pub async fn request_rollout(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    ApiJson(request): ApiJson<StartRolloutRequest>,
+) -> ApiResult<(StatusCode, Json<opm_api::governance::ChangeRequestDto>)> {
+    caller.require(&state, Role::Editor).await?;
+    let start = start_of(&caller, &name, request)?;
+    let filed = state.registry.request_rollout_start(&start, caller.key.role, &caller.context()).await?;
+    Ok((StatusCode::CREATED, Json(crate::convert_governance::request(&filed))))
+}
+
+/// The rollout a start request asks for, with the defaults filled in.
+fn start_of(caller: &Caller, name: &str, request: StartRolloutRequest) -> Result<StartRollout, ApiError> {
+    let prompt = prompt_name(name)?;
     let label = match &request.label {
         Some(label) => label_name(label)?,
         None => LabelName::production(),
@@ -70,18 +99,14 @@ pub async fn start_rollout(
         failure_limit: request.failure_limit.unwrap_or(0),
         inconclusive_limit: request.inconclusive_limit,
     };
-    let start = StartRollout {
+    Ok(StartRollout {
         project: caller.project.clone(),
         prompt,
         label,
         canary_version: request.to,
         spec,
         reason: request.reason,
-    };
-    state.registry.authorize_rollout_start(&start.project, &start.prompt, &start.label, caller.key.role).await?;
-    let now = state.registry.clock().now();
-    let rollout = state.registry.start_rollout(&start, &caller.context(), now).await?;
-    Ok((StatusCode::CREATED, Json(convert::rollout(&rollout))))
+    })
 }
 
 /// Filters for listing rollouts.

@@ -166,6 +166,78 @@ async fn freezes_refuse_moves_and_rollout_starts_but_not_rollbacks() {
 }
 
 #[tokio::test]
+async fn a_rollout_on_a_protected_label_starts_once_its_request_is_approved() {
+    let app = TestApp::new().await;
+    protected(&app, 1).await;
+    let editor = app.key("editor", Some("default")).await;
+    let deployer = app.key("deployer", Some("default")).await;
+    let spec = json!({"to": 2, "steps": [10, 100], "interval": "10m", "reason": "canary v2"});
+    // With an approval required, nobody starts it directly, and the refusal says where to ask.
+    let refused = app.call(Method::POST, "/api/v1/prompts/welcome/rollouts", Some(&deployer), Some(spec.clone())).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{:?}", refused.body);
+    assert_eq!(refused.body["code"], "label_protected");
+    assert!(refused.body["detail"].as_str().unwrap().contains("/api/v1/prompts/welcome/rollouts/requests"));
+
+    let filed =
+        app.call(Method::POST, "/api/v1/prompts/welcome/rollouts/requests", Some(&editor), Some(spec.clone())).await;
+    assert_eq!(filed.status, StatusCode::CREATED, "{:?}", filed.body);
+    assert_eq!(filed.body["rollout"]["canary_version"], 2, "{:?}", filed.body);
+    assert_eq!(filed.body["rollout"]["spec"]["steps"], json!([10, 100]));
+    assert!(filed.body.get("target").is_none(), "{:?}", filed.body);
+    assert_eq!(filed.body["expected"]["version"], 1);
+    assert_eq!(production(&app).await, 1, "nothing moves before the approval");
+    let id = filed.body["id"].as_i64().unwrap();
+    let approved = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/change-requests/{id}/approve"),
+            Some(&deployer),
+            Some(json!({"reason": "ok"})),
+        )
+        .await;
+    assert_eq!(approved.status, StatusCode::OK, "{:?}", approved.body);
+    assert_eq!(approved.body["state"], "applied");
+    let rollouts = app.admin(Method::GET, "/api/v1/prompts/welcome/rollouts?active=true", None).await;
+    let rollout = &rollouts.body["items"][0];
+    assert_eq!(
+        (rollout["canary_version"].as_u64(), rollout["canary_percent"].as_u64()),
+        (Some(2), Some(10)),
+        "{rollout:?}"
+    );
+    assert!(rollout["reason"].as_str().unwrap().contains(&format!("change request {id}")), "{rollout:?}");
+    let trail = app.admin(Method::GET, "/api/v1/audit?action=rollout.start", None).await;
+    assert_eq!(trail.body["items"][0]["actor"]["name"], "deployer-key", "{:?}", trail.body);
+
+    // A rollout request whose label moved before its approval is stale and starts nothing.
+    app.admin(
+        Method::POST,
+        &format!("/api/v1/prompts/welcome/rollouts/{}/abort", rollout["id"]),
+        Some(json!({"reason": "done testing"})),
+    )
+    .await;
+    let again =
+        app.call(Method::POST, "/api/v1/prompts/welcome/rollouts/requests", Some(&editor), Some(spec.clone())).await;
+    assert_eq!(again.status, StatusCode::CREATED, "{:?}", again.body);
+    let moved = app
+        .admin(Method::POST, "/api/v1/prompts/welcome/labels/production/rollback", Some(json!({"reason": "older"})))
+        .await;
+    assert_eq!(moved.status, StatusCode::OK, "{:?}", moved.body);
+    let id = again.body["id"].as_i64().unwrap();
+    let stale = app
+        .call(Method::POST, &format!("/api/v1/change-requests/{id}/approve"), Some(&deployer), Some(json!({})))
+        .await;
+    assert_eq!(stale.body["code"], "change_request_stale", "{:?}", stale.body);
+    let active = app.admin(Method::GET, "/api/v1/prompts/welcome/rollouts?active=true", None).await;
+    assert_eq!(active.body["items"], json!([]));
+
+    // A rollout request needs a label on one version other than the canary.
+    let same = json!({"to": production(&app).await, "reason": "no-op"});
+    let refused = app.call(Method::POST, "/api/v1/prompts/welcome/rollouts/requests", Some(&editor), Some(same)).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", refused.body);
+    assert_eq!(refused.body["code"], "invalid_rollout");
+}
+
+#[tokio::test]
 async fn publish_policies_and_the_secret_scan_refuse_versions() {
     let app = TestApp::new().await;
     let key = format!("sk-proj-{}", "a1B2c3D4".repeat(4));

@@ -46,6 +46,7 @@ fn routes() -> Vec<Route> {
         route(Method::GET, "/api/v1/prompts/walk/labels/production/history", None, "viewer"),
         route(Method::POST, "/api/v1/prompts/walk/labels/production/rollback", Some(json!({"reason": "r"})), "editor"),
         route(Method::POST, "/api/v1/prompts/walk/rollouts", Some(json!({"to": 2, "reason": "r"})), "editor"),
+        route(Method::POST, "/api/v1/prompts/walk/rollouts/requests", Some(json!({"to": 2, "reason": "r"})), "editor"),
         route(Method::GET, "/api/v1/prompts/walk/rollouts", None, "viewer"),
         route(Method::GET, "/api/v1/prompts/walk/rollouts/1", None, "viewer"),
         route(Method::POST, "/api/v1/prompts/walk/rollouts/1/pause", Some(json!({"reason": "r"})), "editor"),

@@ -9,6 +9,7 @@
 //! and the call fails with `change_request_stale`.
 
 use chrono::{DateTime, Utc};
+use opm_core::CoreError;
 use opm_core::audit::action;
 use opm_core::governance::{
     Approval, ChangeRequest, ChangeRequestState, GovernancePolicy, MAX_APPROVALS, RequestedChange,
@@ -16,13 +17,15 @@ use opm_core::governance::{
 use opm_core::label::{LabelChangeKind, LabelTarget};
 use opm_core::names::ProjectName;
 use opm_core::prompt::check_text;
+use opm_core::rollout::{Decision, RolloutState, canary_target};
 use serde_json::json;
 
-use super::{Backend, Mutation, audit_record, labels, prompts, versions};
+use super::{Backend, Mutation, audit_record, labels, prompts, rollouts, versions};
 use crate::governance::{
     ChangeRequestFilter, NewChangeRequest, PolicyChange, RequestAction, RequestDecision, StoredPolicy,
 };
 use crate::ops::Ops;
+use crate::rollouts::NewRollout;
 use crate::{ChangeEvent, MutationContext, StoreError, StoreResult};
 
 /// The project's policy, or the default at revision 0.
@@ -102,15 +105,42 @@ pub(super) async fn create_request(
     if new.approvals_required == 0 || new.approvals_required > MAX_APPROVALS {
         return Err(StoreError::InvalidInput(format!("a change request needs 1 to {MAX_APPROVALS} approvals")));
     }
-    let RequestedChange::Label { target } = &new.change;
-    target.validate()?;
+    let versions_named = match &new.change {
+        RequestedChange::Label { target } => {
+            target.validate()?;
+            target.versions()
+        }
+        RequestedChange::Rollout { canary_version, spec } => {
+            spec.validate()?;
+            vec![*canary_version]
+        }
+    };
     let mut mutation = Mutation::begin(backend).await?;
     let stored = prompts::existing(mutation.ops(), &new.project, &new.prompt).await?;
     prompts::ensure_active(&stored)?;
-    for version in target.versions() {
+    for version in versions_named {
         versions::existing(mutation.ops(), &stored, version).await?;
     }
     let expected = mutation.ops().get_label(stored.id, &new.label).await?.map(|label| label.target);
+    if let RequestedChange::Rollout { canary_version, .. } = &new.change {
+        match &expected {
+            Some(LabelTarget::Version { version }) if version != canary_version => {}
+            Some(LabelTarget::Version { .. }) => {
+                return Err(CoreError::InvalidRollout(format!(
+                    "label `{}` already points at version {canary_version}",
+                    new.label
+                ))
+                .into());
+            }
+            _ => {
+                return Err(CoreError::InvalidRollout(format!(
+                    "label `{}` must point at one (stable) version before a rollout on it is requested",
+                    new.label
+                ))
+                .into());
+            }
+        }
+    }
     let mut request = ChangeRequest {
         id: 0,
         project: new.project.clone(),
@@ -212,8 +242,9 @@ pub(super) async fn decide(
     }
 }
 
-/// Moves the label if it still points where it did when the request was filed (compare-and-set)
-/// and marks the request applied; otherwise marks it stale and returns the label's actual target.
+/// Moves the label (or starts the requested rollout) if it still points where it did when the
+/// request was filed (compare-and-set) and marks the request applied; otherwise marks it stale and
+/// returns the label's actual target.
 async fn apply(
     mutation: &mut Mutation,
     request: &mut ChangeRequest,
@@ -230,21 +261,62 @@ async fn apply(
         close(request, ctx, at, "the label moved after the request was filed");
         return Ok(Some(current));
     }
-    for version in request.target().versions() {
-        versions::existing(mutation.ops(), &stored, version).await?;
-    }
-    request.state = ChangeRequestState::Applied;
-    close(request, ctx, at, reason);
     let label_reason = format!("change request {}: {}", request.id, request.reason);
-    let change =
-        labels::label_change(LabelChangeKind::Set, current.clone(), request.target().clone(), &label_reason, ctx);
-    labels::save_change(mutation, &stored, &request.label, &change).await?;
-    let label_target = labels::audit_target(&request.prompt, &request.label);
-    let mut record = audit_record(ctx, change.at, action::LABEL_SET, request.project.as_str(), label_target);
-    record.before = Some(json!({ "target": current }));
-    record.after = Some(json!({ "target": request.target(), "change_request": request.id }));
-    record.reason = Some(label_reason);
-    mutation.audit(record).await?;
+    match request.change.clone() {
+        RequestedChange::Label { target } => {
+            for version in target.versions() {
+                versions::existing(mutation.ops(), &stored, version).await?;
+            }
+            request.state = ChangeRequestState::Applied;
+            close(request, ctx, at, reason);
+            let change =
+                labels::label_change(LabelChangeKind::Set, current.clone(), target.clone(), &label_reason, ctx);
+            labels::save_change(mutation, &stored, &request.label, &change).await?;
+            let label_target = labels::audit_target(&request.prompt, &request.label);
+            let mut record = audit_record(ctx, change.at, action::LABEL_SET, request.project.as_str(), label_target);
+            record.before = Some(json!({ "target": current }));
+            record.after = Some(json!({ "target": target, "change_request": request.id }));
+            record.reason = Some(label_reason);
+            mutation.audit(record).await?;
+        }
+        RequestedChange::Rollout { canary_version, spec } => {
+            let Some(LabelTarget::Version { version: stable }) = current.clone() else {
+                return Err(CoreError::InvalidRollout(format!(
+                    "label `{}` does not point at one (stable) version, so no rollout can start on it",
+                    request.label
+                ))
+                .into());
+            };
+            // The first step is timed from the approval, not from the filing.
+            let (state, decision) = RolloutState::start(&spec, at)?;
+            let Decision::SetWeight { canary_percent } = decision else {
+                return Err(CoreError::InvalidRollout("a rollout starts by setting the canary's share".into()).into());
+            };
+            let target = canary_target(
+                &request.project,
+                &request.prompt,
+                &request.label,
+                stable,
+                canary_version,
+                canary_percent,
+            )?;
+            let new = NewRollout {
+                project: request.project.clone(),
+                prompt: request.prompt.clone(),
+                label: request.label.clone(),
+                stable_version: stable,
+                canary_version,
+                spec,
+                state,
+                expected_target: LabelTarget::Version { version: stable },
+                target,
+                reason: label_reason,
+            };
+            request.state = ChangeRequestState::Applied;
+            close(request, ctx, at, reason);
+            rollouts::create_in(mutation, &new, ctx).await?;
+        }
+    }
     Ok(None)
 }
 

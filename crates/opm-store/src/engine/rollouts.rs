@@ -24,8 +24,21 @@ use crate::{ChangeEvent, MutationContext, StoreError, StoreResult};
 /// Starts a rollout: checks the prompt, versions, the label's current target and that no other
 /// rollout of the label is active; inserts it, moves the label, and audits `rollout.start`.
 pub(super) async fn create(backend: &impl Backend, new: &NewRollout, ctx: &MutationContext) -> StoreResult<Rollout> {
-    check_new_rollout(new)?;
     let mut mutation = Mutation::begin(backend).await?;
+    let rollout = create_in(&mut mutation, new, ctx).await?;
+    mutation.announce(ChangeEvent::Prompt { project: new.project.clone(), prompt: new.prompt.clone() });
+    mutation.commit().await?;
+    Ok(rollout)
+}
+
+/// [`create`] inside a mutation the caller commits (an approved change request starts its rollout
+/// in the approval's transaction).
+pub(super) async fn create_in(
+    mutation: &mut Mutation,
+    new: &NewRollout,
+    ctx: &MutationContext,
+) -> StoreResult<Rollout> {
+    check_new_rollout(new)?;
     let stored = prompts::existing(mutation.ops(), &new.project, &new.prompt).await?;
     prompts::ensure_active(&stored)?;
     for version in [new.stable_version, new.canary_version] {
@@ -55,7 +68,7 @@ pub(super) async fn create(backend: &impl Backend, new: &NewRollout, ctx: &Mutat
             &new.reason,
             ctx,
         );
-        labels::save_change(&mut mutation, &stored, &new.label, &change).await?;
+        labels::save_change(mutation, &stored, &new.label, &change).await?;
     }
     let rollout = Rollout {
         id,
@@ -80,8 +93,6 @@ pub(super) async fn create(backend: &impl Backend, new: &NewRollout, ctx: &Mutat
     record.after = Some(json!({ "rollout": rollout, "label_target": new.target }));
     record.reason = Some(new.reason.clone());
     mutation.audit(record).await?;
-    mutation.announce(ChangeEvent::Prompt { project: new.project.clone(), prompt: new.prompt.clone() });
-    mutation.commit().await?;
     Ok(rollout)
 }
 

@@ -230,3 +230,57 @@ pub async fn requests_for_a_new_label_expect_it_absent(store: Arc<dyn Store>) {
     let labels = store.list_labels(&default_project(), &prompt("welcome")).await.unwrap();
     assert!(labels.iter().any(|l| l.name == label("canary") && l.target == version_target(2)));
 }
+
+/// A rollout request: filed against the label's single (stable) version, started by the approval
+/// that completes it in the same transaction (the rollout's first split on the label, audited
+/// `rollout.start` by the approver), timed from the approval; refused when the label does not
+/// point at one other version.
+pub async fn approved_rollout_requests_start_the_rollout(store: Arc<dyn Store>) {
+    setup(&store).await;
+    let spec = opm_core::rollout::RolloutSpec {
+        steps: vec![20, 100],
+        interval: std::time::Duration::from_secs(600),
+        thresholds: Default::default(),
+        min_samples: 10,
+        failure_limit: 0,
+        inconclusive_limit: None,
+    };
+    let rollout_of = |canary_version| NewChangeRequest {
+        change: RequestedChange::Rollout { canary_version, spec: spec.clone() },
+        reason: format!("canary v{canary_version}"),
+        ..request_to(canary_version, 1)
+    };
+    let same = store.create_change_request(&rollout_of(1), &ctx_as("key-alice", "alice")).await;
+    assert_err!(same, StoreError::Domain(CoreError::InvalidRollout(_)));
+    let filed = store.create_change_request(&rollout_of(2), &ctx_as("key-alice", "alice")).await.unwrap();
+    assert_eq!(filed.expected, Some(version_target(1)));
+    assert_eq!(filed.target(), None);
+    let bob = ctx_as("key-bob", "bob");
+    let applied = store.decide_change_request(&decision(filed.id, RequestAction::Approve), &bob).await.unwrap();
+    assert_eq!(applied.state, ChangeRequestState::Applied);
+    let active = store
+        .list_rollouts(&opm_store::RolloutFilter {
+            project: Some(default_project()),
+            prompt: Some(prompt("welcome")),
+            label: None,
+            active_only: true,
+            limit: 10,
+        })
+        .await
+        .unwrap();
+    assert_eq!(active.len(), 1);
+    let rollout = &active[0];
+    assert_eq!((rollout.stable_version, rollout.canary_version), (1, 2));
+    assert_eq!(rollout.created_by.name, "bob");
+    let approved_at = chrono::DateTime::from_timestamp_micros(bob.at.timestamp_micros()).unwrap();
+    assert_eq!(rollout.state.next_check_at(), Some(approved_at + chrono::Duration::seconds(600)), "from the approval");
+    let target = production(&store).await;
+    assert_eq!(target.split().map(|split| split.arms().len()), Some(2), "{target:?}");
+    let actions = audit_actions(&store).await;
+    let tail: Vec<&str> = actions.iter().rev().take(2).rev().map(String::as_str).collect();
+    assert_eq!(tail, [action::ROLLOUT_START, action::CHANGE_REQUEST_APPROVE]);
+    // While the rollout runs, another rollout request cannot be filed against a split.
+    let split = store.create_change_request(&rollout_of(3), &ctx_as("key-alice", "alice")).await;
+    assert_err!(split, StoreError::Domain(CoreError::InvalidRollout(_)));
+    verify_chain(&store).await.unwrap();
+}

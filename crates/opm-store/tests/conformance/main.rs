@@ -144,6 +144,7 @@ conformance! {
         store: stale_requests_cannot_apply,
         store: requests_are_rejected_cancelled_and_listed,
         store: requests_for_a_new_label_expect_it_absent,
+        store: approved_rollout_requests_start_the_rollout,
     }
     concurrency {
         store: concurrent_publishes_get_contiguous_versions,

@@ -40,7 +40,7 @@ pub async fn list(Page { state, session }: Page) -> Response {
                             tr {
                                 td { "#" (r.id) }
                                 td { a href={ "/ui/prompts/" (r.prompt) } { (r.prompt) } }
-                                td { (r.label) } td { (target(&r.target)) } td { span.badge { (r.state) } }
+                                td { (r.label) } td { (change(r)) } td { span.badge { (r.state) } }
                                 td { (r.author.name) }
                                 td { (r.decided_by.as_ref().map(|a| a.name.as_str()).unwrap_or("—")) }
                                 td { (r.decision_reason.as_deref().unwrap_or_default()) }
@@ -59,7 +59,7 @@ pub async fn list(Page { state, session }: Page) -> Response {
 fn pending_card(session: &Session, r: &ChangeRequestDto) -> Markup {
     html! {
         div.card id={ "request-" (r.id) } {
-            h3 { "#" (r.id) ": " a href={ "/ui/prompts/" (r.prompt) } { (r.prompt) } " · " (r.label) " → " (target(&r.target)) }
+            h3 { "#" (r.id) ": " a href={ "/ui/prompts/" (r.prompt) } { (r.prompt) } " · " (r.label) " → " (change(r)) }
             dl.summary {
                 dt { "From" } dd { (r.expected.as_ref().map(target).unwrap_or_else(|| "(new label)".to_owned())) }
                 dt { "Reason" } dd { (r.reason) }
@@ -83,6 +83,19 @@ fn pending_card(session: &Session, r: &ChangeRequestDto) -> Markup {
                 }
             }
         }
+    }
+}
+
+/// What a request does: the label's new target, or the rollout it starts.
+fn change(request: &ChangeRequestDto) -> String {
+    match (&request.target, &request.rollout) {
+        (Some(target), _) => self::target(target),
+        (None, Some(rollout)) => format!(
+            "rollout of v{} (steps {})",
+            rollout.canary_version,
+            rollout.spec.steps.iter().map(|step| format!("{step}%")).collect::<Vec<_>>().join(", ")
+        ),
+        (None, None) => "?".to_owned(),
     }
 }
 
