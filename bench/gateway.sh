@@ -156,61 +156,7 @@ PY
   done
 done
 
-# User + system CPU ticks of a process and its descendants (uvicorn forks workers when asked for more
-# than one; threads are included in a process's own figures).
-tree_ticks() {
-  local tree=("$1") i=0 total=0 stat p
-  while [ "$i" -lt "${#tree[@]}" ]; do
-    # shellcheck disable=SC2207
-    tree+=($(cat /proc/"${tree[$i]}"/task/*/children 2>/dev/null))
-    i=$((i + 1))
-  done
-  for p in "${tree[@]}"; do
-    stat=$(cat "/proc/$p/stat" 2>/dev/null) || continue
-    read -ra fields <<<"${stat##*) }" # fields from the 3rd on: utime is the 14th, stime the 15th
-    total=$((total + fields[11] + fields[12]))
-  done
-  echo "$total"
-}
-# Resident memory of a process and its descendants, in MB.
-tree_rss_mb() {
-  local tree=("$1") i=0 kb=0 p
-  while [ "$i" -lt "${#tree[@]}" ]; do
-    # shellcheck disable=SC2207
-    tree+=($(cat /proc/"${tree[$i]}"/task/*/children 2>/dev/null))
-    i=$((i + 1))
-  done
-  for p in "${tree[@]}"; do kb=$((kb + $(awk '/^VmRSS/ {print $2}' "/proc/$p/status" 2>/dev/null || echo 0))); done
-  echo $((kb / 1024))
-}
-
-# Runs oha once; prints "p50_ms p99_ms p999_ms ok errors achieved_rps server_cpu_us_per_request", where
-# the server is the mock for direct runs, OPM (alone, without the mock) for OPM runs and LiteLLM's
-# process tree for LiteLLM runs.
-oha_run() {
-  local target=$1 mode=$2 rate=$3 seconds=$4 pid
-  pid=$(pid_of "$target")
-  local conns=$((rate * UPSTREAM_MS * 4 / 1000)); [ "$conns" -lt 20 ] && conns=20
-  local ticks_before; ticks_before=$(tree_ticks "$pid")
-  timeout $((seconds + 60)) taskset -c 1 oha --no-tui --output-format json --worker-threads 1 \
-    -q "$rate" --latency-correction -z "${seconds}s" -c "$conns" -w -m POST \
-    -H "authorization: Bearer $(key_of "$target")" -T application/json -D "$work/$target-$mode.json" \
-    "$(url_of "$target")/v1/chat/completions" >"$work/oha.json"
-  python3 - "$work/oha.json" "$(($(tree_ticks "$pid") - ticks_before))" "$(getconf CLK_TCK)" <<'PY'
-import json, sys
-d = json.load(open(sys.argv[1]))
-p = d["latencyPercentiles"]
-ms = lambda key: (p.get(key) or float("nan")) * 1000
-codes = {int(k): v for k, v in d["statusCodeDistribution"].items()}
-ok = codes.get(200, 0)
-errors = sum(v for k, v in codes.items() if k != 200) + sum(d["errorDistribution"].values())
-cpu_us = int(sys.argv[2]) / int(sys.argv[3]) * 1e6 / max(ok + errors, 1)
-p50, p99, p999, rps = ms("p50"), ms("p99"), ms("p99.9"), d["summary"]["requestsPerSec"]
-print(f"{p50:.3f} {p99:.3f} {p999:.3f} {ok} {errors} {rps:.0f} {cpu_us:.0f}")
-PY
-}
-# Whether one oha_run line held its rate: no error and at least 95 % of the rate achieved.
-held_line() { awk -v rate="$1" '{ exit !($5 == 0 && $6 >= 0.95 * rate) }'; }
+# tree_ticks, tree_rss_mb, oha_run and held_line are in bench/lib.sh (shared with bench/stream-coalesce.sh).
 
 # One table row from the direct, OPM and LiteLLM runs (files of oha_run lines, run i against run i);
 # LiteLLM's state is "run" or "skip". "OPM_HELD LITELLM_HELD" (1/0: no errors, ≥ 95 % of the rate in

@@ -195,8 +195,23 @@ fn invoke_response(
     }
 }
 
-/// Frames already produced together are written together: at most this many per write.
+/// Frames already produced together are written together: at most this many per write, by
+/// default.
 const COALESCE_FRAMES: usize = 64;
+
+/// The coalescing bound: `OPM_STREAM_COALESCE_FRAMES` when set (1 writes every event on its own,
+/// as before coalescing, so `bench/stream-coalesce.sh` compares both in one run), else
+/// [`COALESCE_FRAMES`]. Read once.
+fn coalesce_frames() -> usize {
+    static FRAMES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *FRAMES.get_or_init(|| {
+        std::env::var("OPM_STREAM_COALESCE_FRAMES")
+            .ok()
+            .and_then(|text| text.parse::<usize>().ok())
+            .filter(|frames| *frames >= 1)
+            .unwrap_or(COALESCE_FRAMES)
+    })
+}
 
 async fn stream(
     state: &AppState,
@@ -241,7 +256,7 @@ async fn stream(
     // Events the upstream delivered in one read leave in one write (one `writev` instead of one per
     // event); `ready_chunks` never waits for more, so no event is held back.
     let writes =
-        frames.ready_chunks(COALESCE_FRAMES).map(|frames| Ok::<Bytes, Infallible>(Bytes::from(frames.concat())));
+        frames.ready_chunks(coalesce_frames()).map(|frames| Ok::<Bytes, Infallible>(Bytes::from(frames.concat())));
     let mut response = Response::new(Body::from_stream(writes));
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
