@@ -7,6 +7,8 @@
 #   5. the generation pipeline into SQLite against a direct batched insert           recorder_bench
 #   6. the web UI's cost to the API: the same binary with and without it             bench/ui.sh
 #   7. the Python SDK: cached get_prompt + render vs HTTP, label move to visible      bench/sdk.sh
+#   8. streaming: one write per SSE event vs coalesced writes, same binary             bench/stream-coalesce.sh
+#   9. the low-rate tail: 50 vs 500 req/s with core 0 idling or kept busy             bench/low-rate.sh
 #
 #   bench/run-all.sh            # full: medians of several runs, about 30–40 minutes
 #   bench/run-all.sh --quick    # every part for a few seconds (CI: the harness must not rot; numbers not judged)
@@ -33,5 +35,7 @@ else
 fi
 part "web UI cost";         bench/ui.sh $mode
 part "python SDK";          bench/sdk.sh $mode
+part "stream coalescing";   bench/stream-coalesce.sh $mode
+part "low-rate tail";       bench/low-rate.sh $mode
 echo
 echo "all benchmarks done in $(($(date +%s) - started)) s"
