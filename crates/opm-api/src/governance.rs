@@ -37,9 +37,9 @@ pub struct GatewayLimitsDto {
     /// Limits on each key's calls (unless the key has an override).
     #[serde(default)]
     pub per_key: LimitsDto,
-    /// Overrides by key id (the `id` of `opm keys list`), replacing `per_key` for that key.
+    /// Overrides by key id (the `id` of `opm keys list`), replacing `per_key` for that key (at
+    /// most 1,000).
     #[serde(default)]
-    #[schema(max_properties = 1000)]
     pub keys: std::collections::BTreeMap<String, LimitsDto>,
 }
 
