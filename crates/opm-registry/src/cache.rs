@@ -27,14 +27,15 @@ use crate::RegistryError;
 use crate::includes::CompiledEntry;
 use crate::plain::ServingTemplate;
 
-/// The default byte budget: room for tens of thousands of typical prompts on a small VM.
+/// The default byte budget, sized for a small VM: about nine thousand typical chat prompts with
+/// plain templates at the calibrated charge (about two thousand that need minijinja).
 pub const DEFAULT_MAX_BYTES: usize = 64 * 1024 * 1024;
 
 /// What one entry is charged besides its variable-size parts: the map slot, the key, the entry's
 /// own fields, the `Arc`, the fixed parts of the prompt, label and version records (their maps'
 /// nodes included) and the allocator's rounding. Calibrated against `opm-server`'s
 /// `examples/cache_memory.rs` (release, mimalloc): see docs/benchmarks.md, "Resolve cache memory".
-const ENTRY_OVERHEAD_BYTES: usize = 5 * 1024;
+const ENTRY_OVERHEAD_BYTES: usize = 6656;
 
 /// What minijinja's compiled form of one template costs besides its source: minijinja 3.1
 /// preallocates 256 instructions and 128 line records per template. Plain templates

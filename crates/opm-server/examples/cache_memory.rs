@@ -2,6 +2,8 @@
 //! (two messages with a variable, a model configuration, a description) published to a real SQLite
 //! store, then each resolved (and, unless `--resolve-only`, rendered) once through the API router,
 //! so the cache holds the encoded resolve answer and the compiled templates, as in production.
+//! `--jinja` gives the user message a filter, so the version is compiled by minijinja instead of
+//! being served as a plain template (see `opm-registry`'s `plain.rs`).
 //! Uses mimalloc, the `opm` binary's global allocator, so the figure is the one production sees.
 //!
 //! Every prompt is first read from the store directly, so SQLite's (bounded) page caches are warm
@@ -11,7 +13,7 @@
 //! with no cache entry behind them), and the cache's own estimate (`opm_cache_bytes` / entries).
 //!
 //! ```text
-//! cargo run --release -p opm-server --example cache_memory -- [--prompts 20000] [--max-bytes N] [--resolve-only]
+//! cargo run --release -p opm-server --example cache_memory -- [--prompts 20000] [--max-bytes N] [--resolve-only] [--jinja]
 //! ```
 
 use std::error::Error;
@@ -42,14 +44,16 @@ struct Flags {
     prompts: usize,
     max_bytes: Option<usize>,
     resolve_only: bool,
+    jinja: bool,
 }
 
 fn flags() -> BenchResult<Flags> {
-    let mut flags = Flags { prompts: 20_000, max_bytes: None, resolve_only: false };
+    let mut flags = Flags { prompts: 20_000, max_bytes: None, resolve_only: false, jinja: false };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
-        if flag == "--resolve-only" {
-            flags.resolve_only = true;
+        if flag == "--resolve-only" || flag == "--jinja" {
+            flags.resolve_only |= flag == "--resolve-only";
+            flags.jinja |= flag == "--jinja";
             continue;
         }
         let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
@@ -68,12 +72,15 @@ fn rss_kb() -> BenchResult<u64> {
     Ok(line.split_whitespace().nth(1).ok_or("bad VmRSS")?.parse()?)
 }
 
-fn content(i: usize) -> BenchResult<VersionContent> {
+/// A typical chat prompt; `jinja`: its user message uses a filter, so it is compiled by minijinja
+/// rather than served as a plain template.
+fn content(i: usize, jinja: bool) -> BenchResult<VersionContent> {
+    let user = if jinja { "Customer question: {{ question | trim }}" } else { "Customer question: {{ question }}" };
     Ok(serde_json::from_value(json!({
         "type": "chat",
         "messages": [
             {"role": "system", "content": format!("You are the support assistant for product {i}. Answer in at most three sentences, politely, and cite the help-centre article when one applies.")},
-            {"role": "user", "content": "Customer question: {{ question }}"}
+            {"role": "user", "content": user}
         ],
         "variables": {"question": {"type": "string", "description": "the customer's question"}},
         "model": {"provider": "openai", "model": "gpt-4o-mini", "parameters": {"temperature": 0.2, "max_tokens": 256}}
@@ -82,7 +89,7 @@ fn content(i: usize) -> BenchResult<VersionContent> {
 
 #[tokio::main]
 async fn main() -> BenchResult<()> {
-    let Flags { prompts, max_bytes, resolve_only } = flags()?;
+    let Flags { prompts, max_bytes, resolve_only, jinja } = flags()?;
     let dir = tempfile::tempdir()?;
     let store = opm_store::connect(&format!("sqlite://{}", dir.path().join("opm.db").display())).await?;
     bootstrap_admin_key(store.as_ref(), dir.path(), Some(KEY), chrono::Utc::now()).await?;
@@ -92,7 +99,7 @@ async fn main() -> BenchResult<()> {
     for i in 0..prompts {
         let name = PromptName::parse(&format!("support-{i}"))?;
         let new = NewVersion {
-            content: content(i)?,
+            content: content(i, jinja)?,
             message: "first version".to_owned(),
             create_prompt: Some(NewPrompt {
                 project: project.clone(),
@@ -178,7 +185,11 @@ async fn main() -> BenchResult<()> {
     let per_entry = |kb: u64| (kb * 1024) as f64 / cached as f64;
     let total = per_entry(after.saturating_sub(before));
     let series = (after_series.saturating_sub(after) * 1024) as f64 / prompts.max(1) as f64;
-    let mode = if resolve_only { "resolve" } else { "resolve + render" };
+    let mode = match (resolve_only, jinja) {
+        (true, _) => "resolve",
+        (false, false) => "resolve + render",
+        (false, true) => "resolve + render (minijinja)",
+    };
     println!(
         "| requests | prompts | store read first | cached entries | RSS before → after | RSS per cached prompt | of which Prometheus series | rest (cache and other) | estimate per entry | evictions |"
     );
