@@ -141,9 +141,8 @@ fn generated_templates_render_as_minijinja_does() {
         if let Some(planned) = ServingTemplate::plain(&content) {
             planned_count += 1;
             same_render(&planned, &content, false);
-        } else if let Ok(compiled) = CompiledPrompt::compile(&content, &BTreeMap::new()) {
-            // Not plain: fine, as long as minijinja had a reason (a marker in the source).
-            let _ = compiled;
+        } else {
+            // Not plain: fine, as long as the source has a marker minijinja would read.
             assert!(template.contains('{'), "{template:?} is plain text but was not planned");
         }
     }
