@@ -10,7 +10,8 @@
 //!
 //! The cache has a byte budget (`[cache] max_bytes`): each entry is charged an estimate of what it
 //! holds (its stored fields, the encoded answers and the compiled templates, which are all filled
-//! lazily, so the estimate is made once from the version's size) and, past the budget, the least
+//! lazily, so the estimate is made once from the version's size and whether its templates are plain
+//! or need minijinja, calibrated against a measurement) and, past the budget, the least
 //! recently used entries go first. Recency costs a warm read one relaxed load (and a store only the
 //! first time an entry is read after a miss elsewhere): the "clock" is the number of inserts.
 
@@ -24,15 +25,22 @@ use opm_store::{Resolved, Selector};
 
 use crate::RegistryError;
 use crate::includes::CompiledEntry;
+use crate::plain::ServingTemplate;
 
-/// The default byte budget: room for tens of thousands of typical prompts on a small VM.
+/// The default byte budget, sized for a small VM: about nine thousand typical chat prompts with
+/// plain templates at the calibrated charge (about two thousand that need minijinja).
 pub const DEFAULT_MAX_BYTES: usize = 64 * 1024 * 1024;
 
 /// What one entry is charged besides its variable-size parts: the map slot, the key, the entry's
-/// own fields, the `Arc` and allocator headers. A floor, not a calibration: what a cached prompt
-/// really costs the process is measured by `opm-server`'s `examples/cache_memory.rs` and is far
-/// higher today (see docs/benchmarks.md, "Resolve cache memory").
-const ENTRY_OVERHEAD_BYTES: usize = 640;
+/// own fields, the `Arc`, the fixed parts of the prompt, label and version records (their maps'
+/// nodes included) and the allocator's rounding. Calibrated against `opm-server`'s
+/// `examples/cache_memory.rs` (release, mimalloc): see docs/benchmarks.md, "Resolve cache memory".
+const ENTRY_OVERHEAD_BYTES: usize = 6656;
+
+/// What minijinja's compiled form of one template costs besides its source: minijinja 3.1
+/// preallocates 256 instructions and 128 line records per template. Plain templates
+/// (`plain.rs`) are not compiled and are not charged this.
+const COMPILED_TEMPLATE_BYTES: usize = 12 * 1024;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct CacheKey {
@@ -48,7 +56,7 @@ struct CacheKey {
 pub struct ResolvedEntry {
     pub resolved: Resolved,
     /// Strong ETag: changes whenever the selected version changes.
-    pub etag: String,
+    pub etag: Box<str>,
     /// The encoded response body, filled once by the transport layer.
     pub encoded: OnceLock<bytes::Bytes>,
     /// The same when the entry served a split's arm: `[random, sticky]` (the only per-request
@@ -64,7 +72,7 @@ impl ResolvedEntry {
     pub(crate) fn new(resolved: Resolved) -> Self {
         let hash = resolved.version.content_hash.trim_start_matches("sha256:");
         let short = hash.get(..16).unwrap_or(hash);
-        let etag = format!("\"v{}-{short}\"", resolved.version.version);
+        let etag = format!("\"v{}-{short}\"", resolved.version.version).into_boxed_str();
         Self {
             resolved,
             etag,
@@ -244,18 +252,21 @@ impl ResolveCache {
     }
 }
 
-/// The charge of an entry: its fixed overhead plus three times the size of what varies with the
-/// version (the stored fields, the encoded answer, and the compiled templates each hold about one
-/// copy of the version's text).
+/// The charge of an entry: its fixed overhead, twice the size of what varies with the version (the
+/// stored fields and the encoded answer each hold about one copy of the version's text) and, when
+/// its templates need minijinja, their compiled form (charged whether or not it is built yet).
 fn estimated_bytes(entry: &ResolvedEntry) -> usize {
     let resolved = &entry.resolved;
     let version = &resolved.version;
-    let text: usize = version.content.templates().iter().map(|(_, source)| source.len()).sum();
+    let templates = version.content.templates();
+    let text: usize = templates.iter().map(|(_, source)| source.len()).sum();
     let variables = version.content.variables.len() * 48;
     let metadata = serde_json::to_string(&version.content.metadata).map_or(0, |s| s.len());
     let strings = resolved.prompt.description.len()
         + version.message.len()
         + resolved.prompt.tags.iter().map(|t| t.as_str().len() + 24).sum::<usize>()
         + resolved.label.as_ref().map_or(0, |label| label.reason.len() + 64);
-    ENTRY_OVERHEAD_BYTES + 3 * (text + variables + metadata) + strings
+    let compiled =
+        if ServingTemplate::is_plain(&version.content) { 0 } else { templates.len() * COMPILED_TEMPLATE_BYTES + text };
+    ENTRY_OVERHEAD_BYTES + 2 * (text + variables + metadata) + strings + compiled
 }

@@ -7,7 +7,7 @@
 //! snippet usually has only that one), and when it has neither the error names both labels and the
 //! including prompt. A pinned include (`name@N`) is that version, never a fallback.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use opm_core::CoreError;
@@ -17,6 +17,7 @@ use opm_core::template::{CompiledPrompt, MAX_INCLUDE_DEPTH, find_includes};
 use opm_store::{Selector, StoreError};
 
 use crate::cache::ResolvedEntry;
+use crate::plain::ServingTemplate;
 use crate::{Registry, RegistryError};
 
 /// Most include references followed in one render (bounds pathological fan-out).
@@ -34,10 +35,11 @@ pub struct Included {
 /// A version compiled with its includes.
 #[derive(Debug)]
 pub(crate) struct CompiledEntry {
-    pub prompt: CompiledPrompt,
+    pub prompt: ServingTemplate,
     pub included: Vec<Included>,
-    /// Every prompt this render depends on (for cache invalidation).
-    pub depends_on: HashSet<PromptName>,
+    /// The other prompts this render depends on, through includes (for cache invalidation; the
+    /// version's own prompt is not repeated here).
+    pub depends_on: Vec<PromptName>,
 }
 
 impl ResolvedEntry {
@@ -71,7 +73,7 @@ pub(crate) async fn compile(
     let root = root.clone();
     let mut sources: BTreeMap<String, String> = BTreeMap::new();
     let mut included: Vec<Included> = Vec::new();
-    let mut depends_on: HashSet<PromptName> = HashSet::from([root.clone()]);
+    let mut depends_on: Vec<PromptName> = Vec::new();
     let mut pending: Vec<(Vec<String>, String)> =
         content.templates().into_iter().map(|(_, source)| (vec![root.to_string()], source.to_owned())).collect();
     let mut visits = 0usize;
@@ -111,13 +113,19 @@ pub(crate) async fn compile(
                 });
             }
             sources.insert(template_name, template.clone());
-            depends_on.insert(reference.prompt.clone());
+            if reference.prompt != root && !depends_on.contains(&reference.prompt) {
+                depends_on.push(reference.prompt.clone());
+            }
             let mut nested_path = path.clone();
             nested_path.push(name);
             pending.push((nested_path, template.clone()));
         }
     }
-    let prompt = CompiledPrompt::compile(content, &sources)?;
+    let plain = if sources.is_empty() { ServingTemplate::plain(content) } else { None };
+    let prompt = match plain {
+        Some(plain) => plain,
+        None => ServingTemplate::Compiled(Box::new(CompiledPrompt::compile(content, &sources)?)),
+    };
     Ok(Arc::new(CompiledEntry { prompt, included, depends_on }))
 }
 

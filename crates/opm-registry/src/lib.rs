@@ -16,6 +16,7 @@ mod experiments;
 mod governance;
 mod includes;
 mod keys;
+mod plain;
 mod rollouts;
 mod routing;
 
@@ -163,7 +164,7 @@ impl Registry {
     ) -> Result<Rendered, RegistryError> {
         let Served { entry, assignment } = self.route(project, name, selector, sticky_key).await?;
         let compiled = entry.compiled(self, project, selector).await?;
-        let body = compiled.prompt.render(variables)?;
+        let body = compiled.prompt.render(&entry.resolved.version.content, variables)?;
         let included = compiled.included.clone();
         Ok(Rendered { entry, assignment, body, included })
     }
@@ -181,7 +182,7 @@ impl Registry {
     ) -> Result<(RenderedBody, Vec<Included>), RegistryError> {
         let selector = Selector::Label(label.clone());
         let compiled = includes::compile(self, project, &selector, name, content).await?;
-        let body = compiled.prompt.render(variables)?;
+        let body = compiled.prompt.render(content, variables)?;
         Ok((body, compiled.included.clone()))
     }
 

@@ -80,7 +80,12 @@ pub async fn resolve(
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
     }
     // A split's answer also says whether this request's arm was sticky: one cached body per case.
-    let encode = |assignment| serde_json::to_vec(&convert::resolved(&entry.resolved, assignment)).unwrap_or_default();
+    // Kept as long as the entry, so without the encoder's spare capacity.
+    let encode = |assignment| {
+        let mut body = serde_json::to_vec(&convert::resolved(&entry.resolved, assignment)).unwrap_or_default();
+        body.shrink_to_fit();
+        body
+    };
     let body = match &served.assignment {
         None => entry.encoded.get_or_init(|| encode(None).into()).clone(),
         Some(assignment) => {
