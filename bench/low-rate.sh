@@ -22,9 +22,14 @@ if ! command -v oha >/dev/null || [ "$(oha --version | awk '{print $2}')" != "$O
   echo "installing oha $OHA_VERSION with cargo (takes a few minutes)…" >&2
   cargo install oha --version "$OHA_VERSION" --locked -q
 fi
-BIN_DIR=${BENCH_PROFILE:-release}; BIN_DIR=${BIN_DIR/#dev/debug}
-cargo build --profile "${BENCH_PROFILE:-release}" -q -p opm-cli -p opm-mock-llm
-OPM=target/${BIN_DIR}/opm; MOCK=target/${BIN_DIR}/opm-mock-llm
+# BENCH_BIN_DIR=DIR measures the `opm` and `opm-mock-llm` already in DIR (another build) without building.
+if [ -n "${BENCH_BIN_DIR:-}" ]; then
+  OPM=$BENCH_BIN_DIR/opm; MOCK=$BENCH_BIN_DIR/opm-mock-llm
+else
+  BIN_DIR=${BENCH_PROFILE:-release}; BIN_DIR=${BIN_DIR/#dev/debug}
+  cargo build --profile "${BENCH_PROFILE:-release}" -q -p opm-cli -p opm-mock-llm
+  OPM=target/${BIN_DIR}/opm; MOCK=target/${BIN_DIR}/opm-mock-llm
+fi
 
 . bench/lib.sh
 bench_workdir low-rate
