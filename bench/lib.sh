@@ -110,3 +110,59 @@ PY
 }
 # Whether one oha_run line held its rate: no error and at least 95 % of the rate achieved.
 held_line() { awk -v rate="$1" '{ exit !($5 == 0 && $6 >= 0.95 * rate) }'; }
+
+# Gateway set-up shared by bench/stream-coalesce.sh and bench/low-rate.sh.
+# bench_binaries: sets OPM and MOCK (BENCH_BIN_DIR=DIR: the binaries already in DIR, no build;
+# else built with BENCH_PROFILE, default release), and installs oha OHA_VERSION when missing.
+bench_binaries() {
+  if ! command -v oha >/dev/null || [ "$(oha --version | awk '{print $2}')" != "$OHA_VERSION" ]; then
+    echo "installing oha $OHA_VERSION with cargo (takes a few minutes)…" >&2
+    cargo install oha --version "$OHA_VERSION" --locked -q
+  fi
+  if [ -n "${BENCH_BIN_DIR:-}" ]; then
+    OPM=$BENCH_BIN_DIR/opm; MOCK=$BENCH_BIN_DIR/opm-mock-llm
+  else
+    local dir=${BENCH_PROFILE:-release}; dir=${dir/#dev/debug}
+    cargo build --profile "${BENCH_PROFILE:-release}" -q -p opm-cli -p opm-mock-llm
+    OPM=target/$dir/opm; MOCK=target/$dir/opm-mock-llm
+  fi
+}
+
+# start_bench_mock: opm-mock-llm on core 0 answering after UPSTREAM_MS; sets mock_pid and mock,
+# writes $work/opm.toml (provider `upstream` = the mock) and picks the admin key `key`.
+start_bench_mock() {
+  local port; port=$(free_port)
+  taskset -c 0 "$MOCK" --addr "127.0.0.1:$port" --latency-ms "$UPSTREAM_MS" >"$work/mock.log" 2>&1 &
+  mock_pid=$!; pids+=("$mock_pid")
+  mock="http://127.0.0.1:$port"
+  wait_up "$mock/healthz"
+  cat >"$work/opm.toml" <<TOML
+[gateway.providers.upstream]
+type = "openai"
+base_url = "$mock/v1"
+api_key_env = "BENCH_UPSTREAM_KEY"
+TOML
+  key="opm_bench_$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+}
+
+# start_bench_opm NAME [VAR=VALUE…]: an `opm serve` on core 0 with its own data dir and the extra
+# environment given, with the managed prompt `bench-chat` in production; sets NAME_pid and NAME_url.
+start_bench_opm() {
+  local name=$1 port; shift
+  port=$(free_port)
+  env "$@" BENCH_UPSTREAM_KEY=sk-bench OPM_BOOTSTRAP_ADMIN_KEY="$key" RUST_LOG=warn \
+    taskset -c 0 "$OPM" serve --addr "127.0.0.1:$port" --data-dir "$work/$name" --config "$work/opm.toml" \
+    >"$work/$name.log" 2>&1 &
+  local pid=$!; pids+=("$pid")
+  local url="http://127.0.0.1:$port"
+  printf -v "${name}_pid" '%s' "$pid"
+  printf -v "${name}_url" '%s' "$url"
+  wait_up "$url/healthz"
+  curl -sf -X POST -H "authorization: Bearer $key" -H 'content-type: application/json' \
+    -d '{"content": {"type": "chat", "messages": [{"role": "system", "content": "You help with {{ product }}."},
+      {"role": "user", "content": "Question about {{ product }}"}], "variables": {"product": {"type": "string"}},
+      "model": {"provider": "upstream", "model": "gpt-4o-mini"}}, "message": "seed"}' \
+    "$url/api/v1/prompts/bench-chat/versions" >/dev/null
+  curl -sf -X PUT -H "authorization: Bearer $key" -H 'content-type: application/json' \
+    -d '{"version": 1, "reason": "seed"}' "$url/api/v1/prompts/bench-chat/labels/production" >/dev/null
+}

@@ -9,6 +9,7 @@
 #
 #   bench/low-rate.sh            # 10 s per point, 3 runs
 #   bench/low-rate.sh --quick    # 3 s, 1 run
+#   BENCH_BIN_DIR=DIR bench/low-rate.sh   # the opm and opm-mock-llm already in DIR, no build
 #
 # Results go to stdout and bench/results/.
 set -euo pipefail
@@ -18,50 +19,16 @@ UPSTREAM_MS=20
 DURATION=10; RUNS=3
 if [ "${1:-}" = "--quick" ]; then DURATION=3; RUNS=1; fi
 
-if ! command -v oha >/dev/null || [ "$(oha --version | awk '{print $2}')" != "$OHA_VERSION" ]; then
-  echo "installing oha $OHA_VERSION with cargo (takes a few minutes)…" >&2
-  cargo install oha --version "$OHA_VERSION" --locked -q
-fi
-# BENCH_BIN_DIR=DIR measures the `opm` and `opm-mock-llm` already in DIR (another build) without building.
-if [ -n "${BENCH_BIN_DIR:-}" ]; then
-  OPM=$BENCH_BIN_DIR/opm; MOCK=$BENCH_BIN_DIR/opm-mock-llm
-else
-  BIN_DIR=${BENCH_PROFILE:-release}; BIN_DIR=${BIN_DIR/#dev/debug}
-  cargo build --profile "${BENCH_PROFILE:-release}" -q -p opm-cli -p opm-mock-llm
-  OPM=target/${BIN_DIR}/opm; MOCK=target/${BIN_DIR}/opm-mock-llm
-fi
-
 . bench/lib.sh
+bench_binaries
 bench_workdir low-rate
-
-mock_port=$(free_port)
-taskset -c 0 "$MOCK" --addr "127.0.0.1:$mock_port" --latency-ms "$UPSTREAM_MS" >"$work/mock.log" 2>&1 &
-mock_pid=$!; pids+=("$mock_pid")
-mock="http://127.0.0.1:$mock_port"
-wait_up "$mock/healthz"
-cat >"$work/opm.toml" <<EOF
-[gateway.providers.upstream]
-type = "openai"
-base_url = "$mock/v1"
-api_key_env = "BENCH_UPSTREAM_KEY"
-EOF
-key="opm_bench_$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-opm_port=$(free_port)
-BENCH_UPSTREAM_KEY=sk-bench OPM_BOOTSTRAP_ADMIN_KEY=$key RUST_LOG=warn taskset -c 0 "$OPM" serve \
-  --addr "127.0.0.1:$opm_port" --data-dir "$work/data" --config "$work/opm.toml" >"$work/opm.log" 2>&1 &
-opm_pid=$!; pids+=("$opm_pid")
-opm="http://127.0.0.1:$opm_port"
-wait_up "$opm/healthz"
-api() { curl -sf -X "$1" -H "authorization: Bearer $key" -H 'content-type: application/json' -d "$3" "$opm$2" >/dev/null; }
-api POST /api/v1/prompts/bench-chat/versions '{"content": {"type": "chat", "messages": [
-  {"role": "system", "content": "You help with {{ product }}."}, {"role": "user", "content": "Question about {{ product }}"}],
-  "variables": {"product": {"type": "string"}}, "model": {"provider": "upstream", "model": "gpt-4o-mini"}}, "message": "seed"}'
-api PUT /api/v1/prompts/bench-chat/labels/production '{"version": 1, "reason": "seed"}'
+start_bench_mock
+start_bench_opm opm
 
 messages='[{"role": "system", "content": "You help with OPM."}, {"role": "user", "content": "Question about OPM"}]'
 echo "{\"model\": \"gpt-4o-mini\", \"messages\": $messages}" >"$work/direct-plain.json"
 echo '{"model": "opm:bench-chat", "prompt_variables": {"product": "OPM"}}' >"$work/opm-plain.json"
-url_of() { case $1 in direct) echo "$mock" ;; opm) echo "$opm" ;; esac; }
+url_of() { case $1 in direct) echo "$mock" ;; opm) echo "$opm_url" ;; esac; }
 pid_of() { case $1 in direct) echo "$mock_pid" ;; opm) echo "$opm_pid" ;; esac; }
 key_of() { echo "$key"; }
 

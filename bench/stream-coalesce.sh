@@ -10,6 +10,7 @@
 #   bench/stream-coalesce.sh           # 2000 and 5000 req/s, 10 s per point, 3 runs
 #   bench/stream-coalesce.sh --quick   # 500 req/s, 3 s, 1 run (keeps the harness from rotting)
 #   BENCH_RATES="2000" bench/stream-coalesce.sh
+#   BENCH_BIN_DIR=DIR bench/stream-coalesce.sh   # the opm and opm-mock-llm already in DIR, no build
 #
 # Servers on core 0, oha on core 1 (2-core machine), as in bench/gateway.sh. OPM with SQLite,
 # stored generations and metrics on, RUST_LOG=warn. Also printed: each server's CPU per request and
@@ -22,56 +23,12 @@ DURATION=10; RUNS=3; RATES="2000 5000"
 if [ "${1:-}" = "--quick" ]; then DURATION=3; RUNS=1; RATES="500"; fi
 if [ -n "${BENCH_RATES:-}" ]; then RATES=$BENCH_RATES; fi
 
-if ! command -v oha >/dev/null || [ "$(oha --version | awk '{print $2}')" != "$OHA_VERSION" ]; then
-  echo "installing oha $OHA_VERSION with cargo (takes a few minutes)…" >&2
-  cargo install oha --version "$OHA_VERSION" --locked -q
-fi
-# BENCH_BIN_DIR=DIR measures the `opm` and `opm-mock-llm` already in DIR (another build) without building.
-if [ -n "${BENCH_BIN_DIR:-}" ]; then
-  OPM=$BENCH_BIN_DIR/opm; MOCK=$BENCH_BIN_DIR/opm-mock-llm
-else
-  BIN_DIR=${BENCH_PROFILE:-release}; BIN_DIR=${BIN_DIR/#dev/debug}
-  cargo build --profile "${BENCH_PROFILE:-release}" -q -p opm-cli -p opm-mock-llm
-  OPM=target/${BIN_DIR}/opm; MOCK=target/${BIN_DIR}/opm-mock-llm
-fi
-
 . bench/lib.sh
+bench_binaries
 bench_workdir stream-coalesce
-
-mock_port=$(free_port)
-taskset -c 0 "$MOCK" --addr "127.0.0.1:$mock_port" --latency-ms "$UPSTREAM_MS" >"$work/mock.log" 2>&1 &
-mock_pid=$!; pids+=("$mock_pid")
-mock="http://127.0.0.1:$mock_port"
-wait_up "$mock/healthz"
-
-cat >"$work/opm.toml" <<EOF
-[gateway.providers.upstream]
-type = "openai"
-base_url = "$mock/v1"
-api_key_env = "BENCH_UPSTREAM_KEY"
-EOF
-key="opm_bench_$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-# start_opm NAME FRAMES: an `opm serve` with its own data dir; sets NAME_pid and NAME_url.
-start_opm() {
-  local port; port=$(free_port)
-  OPM_STREAM_COALESCE_FRAMES=$2 BENCH_UPSTREAM_KEY=sk-bench OPM_BOOTSTRAP_ADMIN_KEY=$key RUST_LOG=warn \
-    taskset -c 0 "$OPM" serve --addr "127.0.0.1:$port" --data-dir "$work/$1" --config "$work/opm.toml" \
-    >"$work/$1.log" 2>&1 &
-  local pid=$!; pids+=("$pid")
-  printf -v "${1}_pid" '%s' "$pid"
-  printf -v "${1}_url" '%s' "http://127.0.0.1:$port"
-  wait_up "http://127.0.0.1:$port/healthz"
-  local api="http://127.0.0.1:$port"
-  curl -sf -X POST -H "authorization: Bearer $key" -H 'content-type: application/json' \
-    -d '{"content": {"type": "chat", "messages": [{"role": "system", "content": "You help with {{ product }}."},
-      {"role": "user", "content": "Question about {{ product }}"}], "variables": {"product": {"type": "string"}},
-      "model": {"provider": "upstream", "model": "gpt-4o-mini"}}, "message": "seed"}' \
-    "$api/api/v1/prompts/bench-chat/versions" >/dev/null
-  curl -sf -X PUT -H "authorization: Bearer $key" -H 'content-type: application/json' \
-    -d '{"version": 1, "reason": "seed"}' "$api/api/v1/prompts/bench-chat/labels/production" >/dev/null
-}
-start_opm each 1
-start_opm coalesced 64
+start_bench_mock
+start_bench_opm each OPM_STREAM_COALESCE_FRAMES=1
+start_bench_opm coalesced OPM_STREAM_COALESCE_FRAMES=64
 
 messages='[{"role": "system", "content": "You help with OPM."}, {"role": "user", "content": "Question about OPM"}]'
 echo "{\"model\": \"gpt-4o-mini\", \"messages\": $messages, \"stream\": true, \"stream_options\": {\"include_usage\": true}}" >"$work/direct-stream.json"
