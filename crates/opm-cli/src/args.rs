@@ -160,6 +160,10 @@ pub struct ServeArgs {
     /// Serve only the API: no web UI at `/ui/` (and no redirect from `/`).
     #[arg(long, env = "OPM_NO_UI")]
     pub no_ui: bool,
+    /// After SIGTERM, how long in-flight requests may finish before they are dropped (watch
+    /// streams end at once); queued telemetry is written after it either way.
+    #[arg(long, env = "OPM_SHUTDOWN_GRACE", default_value = "20s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub shutdown_grace: std::time::Duration,
     #[command(flatten)]
     pub store: StoreArgs,
 }

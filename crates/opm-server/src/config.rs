@@ -91,6 +91,8 @@ pub struct ServeConfig {
     pub adjustable_clock: bool,
     /// Serve the web UI at `/ui/` (on by default; `opm serve --no-ui` turns it off).
     pub ui: bool,
+    /// How long in-flight requests may finish after SIGTERM before they are dropped.
+    pub shutdown_grace: std::time::Duration,
 }
 
 impl Default for ServeConfig {
@@ -104,6 +106,7 @@ impl Default for ServeConfig {
             rollout_tick: controller::DEFAULT_TICK,
             adjustable_clock: false,
             ui: true,
+            shutdown_grace: crate::shutdown::DEFAULT_GRACE,
         }
     }
 }

@@ -26,6 +26,7 @@ pub mod recorder;
 pub mod retention;
 pub mod routes;
 mod serve;
+pub mod shutdown;
 mod state;
 mod webhooks;
 pub mod wire;

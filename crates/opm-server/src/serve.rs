@@ -1,6 +1,7 @@
 //! `opm serve`: open the store, bootstrap the first admin key, start the background tasks
 //! (generation writer, key usage flush, retention, rollout controller, webhooks), serve until
-//! SIGINT or SIGTERM, then drain; and the errors that stop a server ([`ServerError`]).
+//! SIGINT or SIGTERM, then drain (bounded, [`crate::shutdown`]) and flush; and the errors that
+//! stop a server ([`ServerError`]).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -10,7 +11,7 @@ use opm_registry::Registry;
 
 use crate::{
     AppState, BootstrapOutcome, FileConfig, ServeConfig, bootstrap_admin_key, build_api_router, build_router,
-    controller, key_usage, prometheus, retention, webhooks,
+    controller, key_usage, prometheus, retention, shutdown, webhooks,
 };
 
 /// Errors that stop the server.
@@ -112,6 +113,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServerError> {
     let controller = controller::spawn(state.clone(), config.rollout_tick, leader, external);
     let writer = state.writer.clone();
     let registry_for_flush = state.registry.clone();
+    let stopping = state.shutdown.clone();
     let router = if config.ui { build_router(state) } else { build_api_router(state) };
     let listener = tokio::net::TcpListener::bind(&config.addr)
         .await
@@ -125,7 +127,8 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServerError> {
             tracing::warn!(%error, "could not set TCP_NODELAY");
         }
     });
-    let served = axum::serve(listener, router).with_graceful_shutdown(shutdown_signal()).await;
+    let server = axum::serve(listener, router).with_graceful_shutdown(stopping.begun());
+    let served = shutdown::drain(server, shutdown::signal(), &stopping, config.shutdown_grace).await;
     retention.abort();
     upkeep.abort();
     key_usage.abort();
@@ -140,31 +143,4 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServerError> {
     served?;
     tracing::info!("stopped");
     Ok(())
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(error) = tokio::signal::ctrl_c().await {
-            tracing::warn!(%error, "cannot listen for ctrl-c");
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(error) => {
-                tracing::warn!(%error, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
 }

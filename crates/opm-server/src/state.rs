@@ -1,5 +1,5 @@
 //! The state every handler shares ([`AppState`]): the registry, the gateway, the telemetry
-//! pipeline, the change feed and the gateway limits, behind one `Arc`.
+//! pipeline, the change feed, the gateway limits and the shutdown signal, behind one `Arc`.
 
 use std::sync::Arc;
 
@@ -8,6 +8,7 @@ use opm_registry::Registry;
 
 use crate::metrics::Metrics;
 use crate::recorder::{GenerationWriter, RecorderSettings};
+use crate::shutdown::Shutdown;
 use crate::{ServerError, events, limits};
 
 /// Shared state of every handler: one `Arc`, so the per-request clones (middleware, extractors,
@@ -40,6 +41,8 @@ pub struct AppParts {
     pub events: Arc<events::EventFeed>,
     /// Request rates and spend budgets on the LLM routes.
     pub limits: Arc<limits::Limiter>,
+    /// Set when the server starts to stop: long-lived answers (watch streams) end.
+    pub shutdown: Shutdown,
 }
 
 impl AppState {
@@ -57,7 +60,10 @@ impl AppState {
         let recorder = Arc::new(recorder);
         let limits = Arc::new(limits::Limiter::new(registry.clone()));
         limits.spawn_reconcile(writer.clone());
-        Self { inner: Arc::new(AppParts { registry, gateway, recorder, metrics, otel, writer, events, limits }) }
+        let shutdown = Shutdown::default();
+        Self {
+            inner: Arc::new(AppParts { registry, gateway, recorder, metrics, otel, writer, events, limits, shutdown }),
+        }
     }
 
     /// The same state with another recorder in front of the pipeline (tests that capture records).

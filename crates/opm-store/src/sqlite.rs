@@ -18,7 +18,7 @@ use crate::engine::{Backend, WriteTx};
 use crate::leadership::{Leadership, LocalLeaders};
 use crate::ops::Ops;
 use crate::session::Session;
-use crate::{ChangeEvent, StoreResult, sql};
+use crate::{ChangeEvent, StoreError, StoreResult, sql};
 
 pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -65,7 +65,14 @@ impl SqliteStore {
                 })
             })
             .connect_with(writer_options)
-            .await?;
+            .await;
+        let writer = match writer.map_err(StoreError::from) {
+            Ok(writer) => writer,
+            Err(StoreError::NotWritable(why)) if path.exists() => {
+                return Self::open_read_only_dir(path, options, why).await;
+            }
+            Err(error) => return Err(error),
+        };
         MIGRATOR.run(&writer).await?;
         // One helper thread for large sorts (generation statistics sort a window of up to millions
         // of rows): about a fifth off their time, at no extra CPU.
@@ -73,6 +80,26 @@ impl SqliteStore {
         let reader = SqlitePoolOptions::new().max_connections(READERS).connect_with(reader_options).await?;
         tracing::info!(path = %path.display(), "opened SQLite store");
         Ok(Self::from_pools(writer, reader))
+    }
+
+    /// The data directory (or the file) is read-only: SQLite cannot create the `-wal` and `-shm`
+    /// files a writer needs. Serve reads from read-only connections (every write then fails as
+    /// [`StoreError::NotWritable`]), provided the schema is current. Without a `-wal` file the
+    /// database file holds every commit, so it is opened `immutable` (no `-shm` needed).
+    async fn open_read_only_dir(path: &Path, options: SqliteConnectOptions, why: String) -> StoreResult<SqliteStore> {
+        let options = options.read_only(true);
+        let options = if wal_file(path).exists() { options } else { options.immutable(true) };
+        let pool = SqlitePoolOptions::new().max_connections(READERS).connect_with(options).await?;
+        let applied: Vec<i64> =
+            sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success").fetch_all(&pool).await?;
+        if let Some(pending) = MIGRATOR.iter().find(|migration| !applied.contains(&migration.version)) {
+            return Err(StoreError::NotWritable(format!(
+                "{why}; and migration {} is pending, which a read-only database cannot apply",
+                pending.version
+            )));
+        }
+        tracing::warn!(path = %path.display(), reason = %why, "SQLite store is read-only: serving reads, refusing writes");
+        Ok(Self::read_only(pool))
     }
 
     /// A private in-memory database (for tests and trials): one connection serves reads and writes,
@@ -106,6 +133,13 @@ impl SqliteStore {
         let (events, _) = broadcast::channel(EVENT_BUFFER);
         Self { writer, reader, events, leaders: LocalLeaders::default() }
     }
+}
+
+/// The write-ahead log beside the database file `path`.
+fn wal_file(path: &Path) -> std::path::PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push("-wal");
+    name.into()
 }
 
 #[async_trait]

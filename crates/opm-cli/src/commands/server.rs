@@ -26,6 +26,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         rollout_tick: args.rollout_tick,
         adjustable_clock: args.adjustable_clock,
         ui: !args.no_ui,
+        shutdown_grace: args.shutdown_grace,
     };
     opm_server::serve(config).await?;
     Ok(ExitCode::SUCCESS)

@@ -5,8 +5,8 @@
 //!   `store_not_writable`, reads keep working, nothing partial is written (version count, audit
 //!   entries, chain), and once the limit is lifted writes succeed again with contiguous numbers;
 //! - read-only data directory: `opm serve` on it serves reads and refuses every write with the same
-//!   503 `store_not_writable` (nothing changes), and writes work on the intact data once the
-//!   permissions are back (as root, run without `CAP_DAC_OVERRIDE` through `setpriv`, since root
+//!   503 `store_not_writable` (nothing changes), whether the stopped server left a `-wal` file or
+//!   not, and writes work on the intact data once the permissions are back (as root, run without `CAP_DAC_OVERRIDE` through `setpriv`, since root
 //!   ignores file modes).
 
 use std::os::unix::fs::PermissionsExt;
@@ -135,6 +135,13 @@ fn is_root() -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_read_only_data_dir_serves_reads_and_refuses_writes_cleanly() {
+    // Both states a stopped server leaves: the log checkpointed away (a clean close), and a
+    // `-wal` file still there (a kill). SQLite needs different read-only opens for the two.
+    read_only_case(false).await;
+    read_only_case(true).await;
+}
+
+async fn read_only_case(wal_left: bool) {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     std::fs::create_dir(&data).unwrap();
@@ -142,7 +149,15 @@ async fn sqlite_read_only_data_dir_serves_reads_and_refuses_writes_cleanly() {
     let http = Http::new(Duration::from_secs(10));
     let answer = http.post(&format!("{}/api/v1/prompts/ro/versions", server.url), &text_version("kept")).await.unwrap();
     assert_eq!(answer.status, 201);
-    assert!(server.terminate().success());
+    if wal_left {
+        server.kill_9();
+    } else {
+        assert!(server.terminate().success());
+        // The last connection to close after a full checkpoint removes the `-wal` and `-shm` files.
+        let output = Command::new("sqlite3").arg(data.join("opm.db")).arg("PRAGMA wal_checkpoint(TRUNCATE);").output();
+        assert!(output.expect("sqlite3").status.success());
+    }
+    assert_eq!(data.join("opm.db-wal").exists(), wal_left);
 
     read_only(&data, true);
     // Root ignores file modes; without CAP_DAC_OVERRIDE it is held to them like anyone else.
@@ -162,7 +177,11 @@ async fn sqlite_read_only_data_dir_serves_reads_and_refuses_writes_cleanly() {
     let answer =
         http.put(&format!("{base}/api/v1/prompts/ro/labels/production"), &json!({"version": 1, "reason": "ro"})).await;
     assert_not_writable("label move on a read-only data dir", &answer.unwrap());
-    println!("read-only data dir: 4 writes refused with store_not_writable in {:?} in all", started.elapsed());
+    println!(
+        "read-only data dir ({}): 4 writes refused with store_not_writable in {:?} in all",
+        if wal_left { "-wal left" } else { "checkpointed" },
+        started.elapsed()
+    );
     assert_eq!(audit_entries(&http, &base).await, entries_before);
     drop(server);
 

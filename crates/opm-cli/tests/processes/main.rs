@@ -5,7 +5,7 @@
 //! logs carry request and trace ids; canary rollouts run end to end (`rollouts.rs`); the README's
 //! quick start runs top to bottom (`readme.rs`); a backup taken during a write storm restores and
 //! verifies (`backup.rs`); change requests, stale requests and freezes across two replicas
-//! (`governance.rs`).
+//! (`governance.rs`); SIGTERM ends watch streams and bounds the drain (`shutdown.rs`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -29,6 +29,7 @@ mod push;
 mod readme;
 mod rollouts;
 mod server;
+mod shutdown;
 mod telemetry;
 
 use server::Server;

@@ -1,13 +1,19 @@
 //! The `opm serve` process harness: start on a free port, read the listening line, optionally
-//! capture stderr (the logs), stop with SIGTERM or kill -9.
+//! capture stderr (the logs), stop with SIGTERM or kill -9; bounded waits, so a server that
+//! hangs fails its test with its logs instead of holding the run.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
 
 use opm_client::{Client, ClientConfig};
 
 pub const ADMIN: &str = "opm_proc_admin-key-for-process-tests";
+/// Longest a server may take to print its listening line (migrations on a loaded machine).
+pub const START_LIMIT: Duration = Duration::from_secs(60);
+/// Longest a server may take to stop after SIGTERM: its drain (20 s by default) and flush.
+pub const STOP_LIMIT: Duration = Duration::from_secs(40);
 
 /// A running `opm serve`, killed on drop.
 pub struct Server {
@@ -55,27 +61,41 @@ impl Server {
         command
     }
 
-    /// Runs `command` (an `opm serve`, perhaps wrapped) and waits for its listening line.
+    /// Runs `command` (an `opm serve`, perhaps wrapped) and waits for its listening line (at most
+    /// [`START_LIMIT`]; a server that exits or hangs first fails the test with its logs).
     pub fn spawn(mut command: Command) -> Self {
         let mut child = command.spawn().expect("start opm serve");
         let logs = Arc::new(Mutex::new(Vec::new()));
-        if let Some(stderr) = child.stderr.take() {
+        let stderr_done = child.stderr.take().map(|stderr| {
             let logs = logs.clone();
             std::thread::spawn(move || {
                 for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                     logs.lock().unwrap().push(line);
                 }
-            });
-        }
+            })
+        });
         let stdout = child.stdout.take().unwrap();
-        let mut lines = BufReader::new(stdout).lines();
-        let url = loop {
-            let line = lines.next().expect("opm serve exited before listening").unwrap();
-            if let Some(url) = line.strip_prefix("opm listening on ") {
-                break url.trim().to_owned();
+        let (url_tx, url_rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines().map_while(Result::ok);
+            let url =
+                lines.by_ref().find_map(|line| line.strip_prefix("opm listening on ").map(|u| u.trim().to_owned()));
+            let _ = url_tx.send(url);
+            for _ in lines {}
+        });
+        let url = match url_rx.recv_timeout(START_LIMIT) {
+            Ok(Some(url)) => url,
+            outcome => {
+                let _ = child.kill();
+                let status = child.wait();
+                if let Some(done) = stderr_done {
+                    let _ = done.join();
+                }
+                let why =
+                    if outcome.is_err() { "did not listen within the start limit" } else { "exited before listening" };
+                panic!("opm serve {why} ({status:?}); its logs:\n{}", logs.lock().unwrap().join("\n"));
             }
         };
-        std::thread::spawn(move || for _ in lines {});
         Server { child, url, logs }
     }
 
@@ -94,11 +114,26 @@ impl Server {
         self.child.wait().unwrap();
     }
 
-    /// Sends SIGTERM and waits for the process to exit.
+    /// Sends SIGTERM and waits for the process to exit (at most [`STOP_LIMIT`]: a server that
+    /// does not stop fails the test instead of hanging it).
     pub fn terminate(mut self) -> ExitStatus {
         let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
         assert!(status.success());
-        self.child.wait().unwrap()
+        let deadline = Instant::now() + STOP_LIMIT;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!(
+                    "opm serve did not stop within {STOP_LIMIT:?} of SIGTERM; logs: {:?}",
+                    self.logs.lock().unwrap()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 }
 

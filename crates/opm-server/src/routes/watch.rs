@@ -40,7 +40,8 @@ pub struct WatchQuery {
 
 /// Stream the project's changes (`version.create`, `label.set`, `label.rollback`, `rollout.*`, …)
 /// as server-sent events: `id` is the audit sequence number, `event` the action, `data` a
-/// `ChangeEventDto`. Reconnect with `Last-Event-ID` to receive what was missed.
+/// `ChangeEventDto`. Reconnect with `Last-Event-ID` to receive what was missed. The stream
+/// ends when the server stops.
 #[utoipa::path(get, path = "/api/v1/watch", tag = "serving", params(WatchQuery),
     responses((status = 200, content_type = "text/event-stream", body = ChangeEventDto,
                description = "server-sent events, one per change")))]
@@ -69,11 +70,15 @@ pub async fn watch(
         None => Vec::new(),
     };
     let last = backlog.last().map(|e| e.id).or(resume).unwrap_or(0);
+    let stopping = state.shutdown.begun();
     let watch = Watch { state, live, backlog: backlog.into(), last, project, prompt: query.prompt };
     let stream = futures::stream::unfold(watch, |mut watch| async move {
         let event = watch.next().await?;
         Some((Ok(sse(&event)), watch))
     });
+    // The stream ends when the server starts to stop, so the drain does not wait on it; the
+    // client resumes from its last id on another replica (or this one, restarted).
+    let stream = futures::StreamExt::take_until(stream, stopping);
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
 
