@@ -6,7 +6,9 @@
 //! the same label) are cached like a plain label's.
 //!
 //! Loads race with invalidations safely: a load remembers the epoch it started in and its result is
-//! only inserted if no invalidation happened meanwhile.
+//! only inserted if no invalidation happened meanwhile. A compile (which resolves includes after
+//! the entry is cached) marks its entry as compiling, and an invalidation drops compiling entries,
+//! so a compile that read an include just before it changed is never kept.
 //!
 //! The cache has a byte budget (`[cache] max_bytes`): each entry is charged an estimate of what it
 //! holds (its stored fields, the encoded answers and the compiled templates, which are all filled
@@ -66,6 +68,9 @@ pub struct ResolvedEntry {
     /// render answers (`None`: the version has no model configuration).
     pub encoded_model: OnceLock<Option<Box<serde_json::value::RawValue>>>,
     pub(crate) compiled: tokio::sync::OnceCell<Arc<CompiledEntry>>,
+    /// Callers compiling this entry: until `compiled` is filled its dependencies are unknown, so
+    /// any invalidation in the project drops the entry meanwhile (see `depends_on`).
+    pub(crate) compiling: AtomicUsize,
 }
 
 impl ResolvedEntry {
@@ -80,11 +85,18 @@ impl ResolvedEntry {
             encoded_arm: [OnceLock::new(), OnceLock::new()],
             encoded_model: OnceLock::new(),
             compiled: tokio::sync::OnceCell::new(),
+            compiling: AtomicUsize::new(0),
         }
     }
 
+    /// Whether a change to `prompt` may change what this entry serves. An entry whose compile is
+    /// under way counts as depending on everything: the include it resolved a moment ago may be
+    /// the one that just changed, and caching that compile would serve the old include until the
+    /// next change.
     fn depends_on(&self, prompt: &PromptName) -> bool {
-        &self.resolved.prompt.name == prompt || self.compiled.get().is_some_and(|c| c.depends_on.contains(prompt))
+        &self.resolved.prompt.name == prompt
+            || self.compiling.load(Ordering::Acquire) > 0
+            || self.compiled.get().is_some_and(|c| c.depends_on.contains(prompt))
     }
 }
 
@@ -269,4 +281,68 @@ fn estimated_bytes(entry: &ResolvedEntry) -> usize {
     let compiled =
         if ServingTemplate::is_plain(&version.content) { 0 } else { templates.len() * COMPILED_TEMPLATE_BYTES + text };
     ENTRY_OVERHEAD_BYTES + 2 * (text + variables + metadata) + strings + compiled
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+    use opm_core::content::{PromptBody, VersionContent};
+    use opm_core::prompt::{Actor, Prompt, PromptVersion};
+
+    use super::*;
+
+    fn resolved(name: &str) -> Resolved {
+        let project = ProjectName::parse("default").unwrap();
+        let name = PromptName::parse(name).unwrap();
+        let at = Utc.timestamp_opt(0, 0).unwrap();
+        let content = VersionContent {
+            body: PromptBody::Text { template: "hello".into() },
+            variables: Default::default(),
+            model: None,
+            metadata: Default::default(),
+        };
+        let version = PromptVersion {
+            project: project.clone(),
+            prompt: name.clone(),
+            version: 1,
+            content,
+            message: String::new(),
+            author: Actor::system("test"),
+            created_at: at,
+            content_hash: "sha256:00".into(),
+        };
+        let prompt = Prompt {
+            project,
+            name,
+            description: String::new(),
+            tags: Vec::new(),
+            archived: false,
+            latest_version: Some(1),
+            created_at: at,
+            updated_at: at,
+        };
+        Resolved { prompt, label: None, version }
+    }
+
+    async fn cached(cache: &ResolveCache, name: &str) -> Arc<ResolvedEntry> {
+        let project = ProjectName::parse("default").unwrap();
+        let prompt = PromptName::parse(name).unwrap();
+        let resolved = resolved(name);
+        cache.get_or_load(&project, &prompt, &Selector::Version(1), None, || async { Ok(resolved) }).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn an_invalidation_drops_an_entry_whose_compile_is_under_way_and_only_that_one() {
+        let cache = ResolveCache::default();
+        let (project, other) = (ProjectName::parse("default").unwrap(), PromptName::parse("snippet").unwrap());
+        let compiling = cached(&cache, "compiling").await;
+        let idle = cached(&cache, "idle").await;
+        compiling.compiling.store(1, Ordering::Release);
+        cache.invalidate_prompt(&project, &other);
+        assert_eq!(cache.len(), 1, "the compiling entry is gone, the idle one (no includes) stays");
+        assert!(Arc::ptr_eq(&cached(&cache, "idle").await, &idle));
+        compiling.compiling.store(0, Ordering::Release);
+        let reloaded = cached(&cache, "compiling").await;
+        assert!(!Arc::ptr_eq(&reloaded, &compiling), "the next read loads and compiles afresh");
+    }
 }

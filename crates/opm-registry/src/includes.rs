@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use opm_core::CoreError;
 use opm_core::content::{PromptBody, VersionContent};
@@ -50,10 +51,34 @@ impl ResolvedEntry {
         project: &ProjectName,
         selector: &Selector,
     ) -> Result<&Arc<CompiledEntry>, RegistryError> {
+        if let Some(compiled) = self.compiled.get() {
+            return Ok(compiled);
+        }
+        // Until the compile is stored its dependencies are unknown: the mark makes an invalidation
+        // meanwhile drop this entry (`ResolvedEntry::depends_on`). It is removed only once
+        // `get_or_try_init` has returned, that is after the compile is stored, so one of the two
+        // is always visible.
+        let _compiling = CompilingMark::set(&self.compiling);
         let resolved = &self.resolved;
         self.compiled
             .get_or_try_init(|| compile(registry, project, selector, &resolved.prompt.name, &resolved.version.content))
             .await
+    }
+}
+
+/// One caller compiling an entry, counted for as long as it lives (a dropped request uncounts too).
+struct CompilingMark<'a>(&'a AtomicUsize);
+
+impl<'a> CompilingMark<'a> {
+    fn set(count: &'a AtomicUsize) -> Self {
+        count.fetch_add(1, Ordering::AcqRel);
+        Self(count)
+    }
+}
+
+impl Drop for CompilingMark<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
