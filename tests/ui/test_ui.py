@@ -37,6 +37,14 @@ def sign_in(browser, server, key: str | None = None, next_path: str = "/ui/"):
     wait(browser).until(lambda d: "/ui/login" not in d.current_url)
 
 
+def loaded(browser, url_part: str):
+    """Waits for the page at a URL containing `url_part` to finish loading: a click that submits a
+    GET form returns before the new page replaces the old one, and elements read in between
+    belong to the document going away."""
+    wait(browser).until(lambda d: url_part in d.current_url
+                        and d.execute_script("return document.readyState") == "complete")
+
+
 def text(browser, css: str) -> str:
     return browser.find_element(By.CSS_SELECTOR, css).text
 
@@ -97,6 +105,7 @@ def test_sign_in_list_search_and_prompt_page(browser, server, screenshots):
     browser.save_screenshot(str(screenshots / "prompts.png"))
     fill(browser, "q", "billing")
     browser.find_element(By.CSS_SELECTOR, "form.filters button").click()
+    loaded(browser, "q=billing")
     names = [a.text for a in browser.find_elements(By.CSS_SELECTOR, "#prompts tbody td:first-child a")]
     assert names == ["billing-faq"]
     browser.get(f"{server.url}/ui/?label=production")
@@ -264,6 +273,7 @@ def test_audit_trail_and_chain_verification(browser, server, screenshots):
     assert "version.create" in trail and "label.set" in trail
     fill(browser, "action", "label.set")
     browser.find_element(By.CSS_SELECTOR, "form.filters button").click()
+    loaded(browser, "action=label.set")
     actions = {td.text for td in browser.find_elements(By.CSS_SELECTOR, "#audit tbody td:nth-child(4)")}
     assert actions == {"label.set"}
     browser.save_screenshot(str(screenshots / "audit.png"))
