@@ -268,6 +268,8 @@ for rate in $RATES $EXTRA_RATE; do
   done
 done
 rss_opm=$(tree_rss_mb "$opm_pid"); rss_litellm=$(tree_rss_mb "$litellm_pid")
+# OPM's share that is heap and stacks (anonymous) vs mapped binary and libraries (file).
+rss_opm_split=$(awk '/^RssAnon/ {a=$2} /^RssFile/ {f=$2} END {printf "%.0f MB anonymous, %.0f MB file-backed", a/1024, f/1024}' "/proc/$opm_pid/status")
 
 # Sequential requests on one keep-alive connection: curl reuses the connection for every URL it is
 # given. Prints "mean_ms median_overhead_ms connections_opened".
@@ -305,7 +307,7 @@ for mode in plain stream; do
 done
 {
   echo
-  echo "Resident memory after the load: OPM $rss_opm MB, LiteLLM $rss_litellm MB (process tree)."
+  echo "Resident memory after the load: OPM $rss_opm MB ($rss_opm_split), LiteLLM $rss_litellm MB (process tree)."
   echo "Wall time $((SECONDS - bench_start)) s (LiteLLM setup $litellm_setup_s s, startup $litellm_startup_s s)."
   if grep -qE ' (ERROR|WARN) |panicked' "$work/opm.log"; then
     echo; echo "OPM logged warnings or errors (first 5):"; grep -E ' (ERROR|WARN) |panicked' "$work/opm.log" | head -5

@@ -19,8 +19,10 @@ use crate::{ChangeEvent, StoreResult};
 pub(super) const CHANNEL: &str = "opm_changes";
 /// The listener connection's `application_name`, to find it in `pg_stat_activity`.
 pub const LISTENER_APPLICATION_NAME: &str = "opm-listener";
-/// Longest wait between reconnection attempts.
-const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// Longest wait between reconnection attempts. Until the listener is back this replica hears no
+/// other replica's changes, so the pause bounds how long it may serve a stale label after the
+/// database returns (one connection attempt a second against a database that is down is cheap).
+const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
 /// Connects the listener and starts forwarding; notifications committed after this returns are
 /// delivered.
@@ -30,6 +32,9 @@ pub(super) async fn start(
 ) -> StoreResult<JoinHandle<()>> {
     let pool = PgPoolOptions::new()
         .max_connections(1)
+        // A short acquire: with the database down, the listener's own reconnect loop (below)
+        // paces the attempts, rather than the pool's growing retry pauses inside one long acquire.
+        .acquire_timeout(Duration::from_secs(1))
         .idle_timeout(None)
         .max_lifetime(None)
         .connect_with(options.application_name(LISTENER_APPLICATION_NAME))
