@@ -4,23 +4,17 @@
 
 use std::time::{Duration, Instant};
 
-use opm_api::invoke::InvokeRequest;
-use opm_api::prompts::CreateVersionRequest;
-use serde_json::json;
 use tokio::io::AsyncWriteExt;
 
 use crate::server::{ADMIN, Options, Server};
+use crate::telemetry::{invoke_latest, publish_greet};
 
 const CALLS: usize = 20;
 
 async fn publish_and_call(server: &Server) {
     let client = server.client();
-    let version: CreateVersionRequest = serde_json::from_value(json!({"content": {"type": "chat",
-        "messages": [{"role": "user", "content": "hello"}], "model": {"provider": "mock", "model": "demo"}},
-        "message": "v1"}))
-    .unwrap();
-    client.publish_version("greet", &version).await.unwrap();
-    let invoke: InvokeRequest = serde_json::from_value(json!({"label": "latest"})).unwrap();
+    publish_greet(&client).await;
+    let invoke = invoke_latest();
     for _ in 0..CALLS {
         client.invoke("greet", &invoke).await.unwrap();
     }

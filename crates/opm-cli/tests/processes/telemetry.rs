@@ -13,6 +13,20 @@ use crate::server::{Options, Server};
 
 const CALLS: usize = 200;
 
+/// Publishes `greet`: one chat message on the built-in `mock` provider (every call is a generation).
+pub async fn publish_greet(client: &opm_client::Client) {
+    let version: CreateVersionRequest = serde_json::from_value(json!({"content": {"type": "chat",
+        "messages": [{"role": "user", "content": "hello"}], "model": {"provider": "mock", "model": "demo"}},
+        "message": "v1"}))
+    .unwrap();
+    client.publish_version("greet", &version).await.unwrap();
+}
+
+/// An invoke of the newest version.
+pub fn invoke_latest() -> InvokeRequest {
+    serde_json::from_value(json!({"label": "latest"})).unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_keeps_every_generation_and_logs_carry_request_and_trace_ids() {
     let receiver = OtlpReceiver::start().await.unwrap();
@@ -25,12 +39,8 @@ async fn sigterm_keeps_every_generation_and_logs_carry_request_and_trace_ids() {
     };
     let server = Server::start_with(dir.path(), None, &options);
     let client = server.client();
-    let version: CreateVersionRequest = serde_json::from_value(json!({"content": {"type": "chat",
-        "messages": [{"role": "user", "content": "hello"}], "model": {"provider": "mock", "model": "demo"}},
-        "message": "v1"}))
-    .unwrap();
-    client.publish_version("greet", &version).await.unwrap();
-    let invoke: InvokeRequest = serde_json::from_value(json!({"label": "latest"})).unwrap();
+    publish_greet(&client).await;
+    let invoke = invoke_latest();
     let calls = (0..CALLS).map(|_| {
         let client = client.clone();
         let invoke = invoke.clone();
