@@ -120,10 +120,18 @@ pub(crate) fn positive_integer(key: &str, value: &Value) -> Result<u64, GatewayE
 }
 
 /// `"x"` or `["x", "y"]`.
+/// Most stop sequences one request may give (OpenAI's limit; the OpenAPI document states it for
+/// both ingresses).
+pub(crate) const MAX_STOP_SEQUENCES: usize = 4;
+
 pub(crate) fn stop_list(key: &str, value: &Value) -> Result<Vec<String>, GatewayError> {
     match value {
         Value::Null => Ok(Vec::new()),
         Value::String(stop) => Ok(vec![stop.clone()]),
+        Value::Array(items) if items.len() > MAX_STOP_SEQUENCES => Err(GatewayError::invalid_param(
+            key,
+            format!("`{key}` has {} sequences; at most {MAX_STOP_SEQUENCES} are allowed", items.len()),
+        )),
         Value::Array(items) => items
             .iter()
             .map(|item| item.as_str().map(str::to_owned).ok_or_else(|| invalid_type(key, "a list of strings")))
@@ -333,6 +341,15 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn stop_lists_take_a_string_or_up_to_four_strings() {
+        assert_eq!(stop_list("stop", &json!("x")).unwrap(), ["x"]);
+        assert_eq!(stop_list("stop", &json!(["a", "b", "c", "d"])).unwrap().len(), 4);
+        let error = stop_list("stop", &json!(["a", "b", "c", "d", "e"])).unwrap_err();
+        assert!(error.to_string().contains("at most 4"), "{error}");
+        assert!(stop_list("stop_sequences", &json!([1])).is_err());
+    }
 
     #[test]
     fn routes_parse_at_the_first_slash() {
