@@ -117,6 +117,8 @@ pub struct ProviderConfig {
     pub retry: RetryPolicy,
     #[serde(default)]
     pub breaker: BreakerPolicy,
+    #[serde(default)]
+    pub pool: PoolPolicy,
     /// Per-model prices (USD per million tokens) that override the shipped price table.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub prices: BTreeMap<String, Price>,
@@ -134,6 +136,7 @@ impl ProviderConfig {
             timeouts: Timeouts::default(),
             retry: RetryPolicy::default(),
             breaker: BreakerPolicy::default(),
+            pool: PoolPolicy::default(),
             prices: BTreeMap::new(),
         }
     }
@@ -168,6 +171,25 @@ pub struct Timeouts {
 impl Default for Timeouts {
     fn default() -> Self {
         Self { connect_ms: 5_000, first_byte_ms: 60_000, total_ms: 300_000 }
+    }
+}
+
+/// The idle upstream connections kept for reuse. Each one holds its grown read and write buffers
+/// (about 95 KB after streamed answers, measured: docs/benchmarks.md, "RSS after the full gateway
+/// benchmark"), so after a burst an unbounded pool keeps hundreds of them; past the cap a finished
+/// connection is closed instead of pooled, and a later request opens a new one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PoolPolicy {
+    /// Most idle connections kept (default 64; 0 keeps none: every request connects).
+    pub max_idle: usize,
+    /// How long an idle connection is kept, in milliseconds (default 30000; at least 1000).
+    pub idle_timeout_ms: u64,
+}
+
+impl Default for PoolPolicy {
+    fn default() -> Self {
+        Self { max_idle: 64, idle_timeout_ms: 30_000 }
     }
 }
 

@@ -22,6 +22,7 @@
 //! timeouts = { connect_ms = 5000, first_byte_ms = 60000, total_ms = 300000 }
 //! retry = { max_attempts = 3, base_delay_ms = 200, max_delay_ms = 5000 }
 //! breaker = { failure_threshold = 5, open_ms = 30000 }
+//! pool = { max_idle = 64, idle_timeout_ms = 30000 }  # idle upstream connections kept
 //!
 //! [gateway.providers.local]
 //! type = "openai-compatible"
@@ -55,7 +56,7 @@ mod retry;
 mod types;
 
 pub use breaker::BreakerState;
-pub use config::{BreakerPolicy, GatewayConfig, MOCK_PROVIDER, ProviderConfig, ProviderKind, RetryPolicy, Timeouts};
+pub use config::{BreakerPolicy, GatewayConfig, MOCK_PROVIDER, PoolPolicy, ProviderConfig, ProviderKind, RetryPolicy, Timeouts};
 pub use error::{GatewayError, TimeoutPhase};
 pub use event::{ChatStream, StreamEvent};
 pub use gateway::Gateway;

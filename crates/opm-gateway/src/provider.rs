@@ -99,6 +99,9 @@ impl Provider {
         if timeouts.connect_ms == 0 || timeouts.first_byte_ms == 0 || timeouts.total_ms == 0 {
             return Err(invalid("timeouts must be positive".into()));
         }
+        if config.pool.idle_timeout_ms < 1_000 || config.pool.max_idle > 10_000 {
+            return Err(invalid("pool.idle_timeout_ms must be at least 1000 and pool.max_idle at most 10000".into()));
+        }
         let transport = match config.kind {
             ProviderKind::Mock => Transport::Mock,
             ProviderKind::Openai => {

@@ -1,4 +1,4 @@
-//! The HTTP side of a provider: the pooled client (TCP_NODELAY, connect timeout), the API key read
+//! The HTTP side of a provider: the pooled client (TCP_NODELAY, connect timeout, bounded idle pool), the API key read
 //! once at start, auth and extra headers, sending with deadlines, and turning failures into errors
 //! that name the provider without leaking the key.
 
@@ -18,8 +18,6 @@ pub(crate) const ANTHROPIC_VERSION: &str = "2023-06-01";
 const MAX_UPSTREAM_MESSAGE: usize = 500;
 /// The most bytes of an upstream error body read.
 const MAX_ERROR_BODY: usize = 64 * 1024;
-/// How long idle pooled connections are kept.
-const POOL_IDLE: Duration = Duration::from_secs(90);
 
 /// An HTTP upstream: where to post, with which headers, in which format.
 pub(crate) struct HttpUpstream {
@@ -80,7 +78,8 @@ impl HttpUpstream {
         let client = reqwest::Client::builder()
             .tcp_nodelay(true)
             .connect_timeout(Duration::from_millis(config.timeouts.connect_ms))
-            .pool_idle_timeout(POOL_IDLE)
+            .pool_idle_timeout(Duration::from_millis(config.pool.idle_timeout_ms))
+            .pool_max_idle_per_host(config.pool.max_idle)
             .build()
             .map_err(|error| invalid(format!("cannot build the HTTP client: {}", error_chain(&error))))?;
         Ok(Self { wire, client, url, headers, secret, missing_key })

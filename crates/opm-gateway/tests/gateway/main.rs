@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod completions;
+mod pool;
 mod ingress_anthropic;
 mod ingress_openai;
 mod reliability;
