@@ -118,39 +118,70 @@ pub fn check_template(label: &str, source: &str, variables: &BTreeMap<String, Va
     Ok(())
 }
 
+/// Variable declarations by name, in name order: a version's map, or a compact sorted list (the
+/// serving cache keeps one, a `BTreeMap` allocates a node of eleven entries for one variable).
+pub trait VariableSpecs {
+    /// The declaration of `name`.
+    fn spec(&self, name: &str) -> Option<&VariableSpec>;
+    /// Every declaration, in name order.
+    fn specs(&self) -> impl Iterator<Item = (&str, &VariableSpec)>;
+}
+
+impl VariableSpecs for BTreeMap<String, VariableSpec> {
+    fn spec(&self, name: &str) -> Option<&VariableSpec> {
+        self.get(name)
+    }
+
+    fn specs(&self) -> impl Iterator<Item = (&str, &VariableSpec)> {
+        self.iter().map(|(name, spec)| (name.as_str(), spec))
+    }
+}
+
+/// Sorted by name (as built from a `BTreeMap`); looked up by binary search.
+impl VariableSpecs for [(Box<str>, VariableSpec)] {
+    fn spec(&self, name: &str) -> Option<&VariableSpec> {
+        self.binary_search_by(|(declared, _)| (**declared).cmp(name)).ok().map(|at| &self[at].1)
+    }
+
+    fn specs(&self) -> impl Iterator<Item = (&str, &VariableSpec)> {
+        self.iter().map(|(name, spec)| (&**name, spec))
+    }
+}
+
 /// Applies defaults and checks the given variables against the declarations: missing required
 /// ones, undeclared ones and wrongly typed ones are errors that name them.
-pub fn bind_variables(
-    specs: &BTreeMap<String, VariableSpec>,
+pub fn bind_variables<S: VariableSpecs + ?Sized>(
+    specs: &S,
     given: &Map<String, Value>,
 ) -> Result<Map<String, Value>, CoreError> {
     Ok(bind_refs(specs, given)?.into_iter().map(|(name, value)| (name.to_owned(), value.clone())).collect())
 }
 
 /// [`bind_variables`] without copying values: the bound names and values, borrowed.
-fn bind_refs<'a>(
-    specs: &'a BTreeMap<String, VariableSpec>,
+fn bind_refs<'a, S: VariableSpecs + ?Sized>(
+    specs: &'a S,
     given: &'a Map<String, Value>,
 ) -> Result<BTreeMap<&'a str, &'a Value>, CoreError> {
-    if given.keys().any(|name| !specs.contains_key(name)) {
-        let undeclared = given.keys().filter(|name| !specs.contains_key(*name)).cloned().collect();
-        return Err(CoreError::UndeclaredVariables { names: undeclared, declared: specs.keys().cloned().collect() });
+    if given.keys().any(|name| specs.spec(name).is_none()) {
+        let undeclared = given.keys().filter(|name| specs.spec(name).is_none()).cloned().collect();
+        let declared = specs.specs().map(|(name, _)| name.to_owned()).collect();
+        return Err(CoreError::UndeclaredVariables { names: undeclared, declared });
     }
     let mut bound = BTreeMap::new();
     let mut missing = Vec::new();
-    for (name, spec) in specs {
+    for (name, spec) in specs.specs() {
         match given.get(name).or(spec.default.as_ref()) {
             Some(value) => {
                 if !spec.kind.matches(value) {
                     return Err(CoreError::VariableType {
-                        name: name.clone(),
+                        name: name.to_owned(),
                         expected: spec.kind.name().to_owned(),
                         actual: json_type_name(value).to_owned(),
                     });
                 }
-                bound.insert(name.as_str(), value);
+                bound.insert(name, value);
             }
-            None if spec.required => missing.push(name.clone()),
+            None if spec.required => missing.push(name.to_owned()),
             None => {}
         }
     }

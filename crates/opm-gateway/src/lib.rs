@@ -56,7 +56,9 @@ mod retry;
 mod types;
 
 pub use breaker::BreakerState;
-pub use config::{BreakerPolicy, GatewayConfig, MOCK_PROVIDER, PoolPolicy, ProviderConfig, ProviderKind, RetryPolicy, Timeouts};
+pub use config::{
+    BreakerPolicy, GatewayConfig, MOCK_PROVIDER, PoolPolicy, ProviderConfig, ProviderKind, RetryPolicy, Timeouts,
+};
 pub use error::{GatewayError, TimeoutPhase};
 pub use event::{ChatStream, StreamEvent};
 pub use gateway::Gateway;

@@ -1,5 +1,5 @@
-//! The resolve cache: `(project, prompt, label or version)` → resolved version, with a lazily
-//! compiled template and a lazily encoded response body.
+//! The resolve cache: `(project, prompt, label or version)` → the serving entry of a resolved
+//! version (`entry.rs`: its encoded answer, compact content and lazily compiled templates).
 //!
 //! A label whose target is a split has one entry for the label itself (its stable arm) and one per
 //! other arm served, keyed by the arm's version, so every arm's compiled template and includes (at
@@ -11,22 +11,22 @@
 //! so a compile that read an include just before it changed is never kept.
 //!
 //! The cache has a byte budget (`[cache] max_bytes`): each entry is charged an estimate of what it
-//! holds (its stored fields, the encoded answers and the compiled templates, which are all filled
-//! lazily, so the estimate is made once from the version's size and whether its templates are plain
-//! or need minijinja, calibrated against a measurement) and, past the budget, the least
+//! holds (the heap bytes of its answers and compact content, and its compiled templates, which are
+//! built lazily, so they are charged up front from whether the templates are plain or need
+//! minijinja; the fixed part is calibrated against a measurement) and, past the budget, the least
 //! recently used entries go first. Recency costs a warm read one relaxed load (and a store only the
 //! first time an entry is read after a miss elsewhere): the "clock" is the number of inserts.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::{Arc, RwLock};
 
 use opm_core::names::{ProjectName, PromptName};
 use opm_store::{Resolved, Selector};
 
 use crate::RegistryError;
-use crate::includes::CompiledEntry;
+use crate::entry::{AnswerEncoder, ResolvedEntry};
 use crate::plain::ServingTemplate;
 
 /// The default byte budget, sized for a small VM: about nine thousand typical chat prompts with
@@ -34,10 +34,12 @@ use crate::plain::ServingTemplate;
 pub const DEFAULT_MAX_BYTES: usize = 64 * 1024 * 1024;
 
 /// What one entry is charged besides its variable-size parts: the map slot, the key, the entry's
-/// own fields, the `Arc`, the fixed parts of the prompt, label and version records (their maps'
-/// nodes included) and the allocator's rounding. Calibrated against `opm-server`'s
+/// own fields, the `Arc`s, the compiled entry and the allocator's rounding. Calibrated against `opm-server`'s
 /// `examples/cache_memory.rs` (release, mimalloc): see docs/benchmarks.md, "Resolve cache memory".
-const ENTRY_OVERHEAD_BYTES: usize = 6656;
+const ENTRY_OVERHEAD_BYTES: usize = 768;
+
+/// What a plain template's plan costs: a few segments and the compiled entry's share.
+const PLAIN_PLAN_BYTES: usize = 96;
 
 /// What minijinja's compiled form of one template costs besides its source: minijinja 3.1
 /// preallocates 256 instructions and 128 line records per template. Plain templates
@@ -51,53 +53,6 @@ struct CacheKey {
     selector: Selector,
     /// For a label whose target is a split: the arm's version (`None`: the label's own entry).
     arm: Option<u32>,
-}
-
-/// A resolved version as the read path serves it.
-#[derive(Debug)]
-pub struct ResolvedEntry {
-    pub resolved: Resolved,
-    /// Strong ETag: changes whenever the selected version changes.
-    pub etag: Box<str>,
-    /// The encoded response body, filled once by the transport layer.
-    pub encoded: OnceLock<bytes::Bytes>,
-    /// The same when the entry served a split's arm: `[random, sticky]` (the only per-request
-    /// difference; the arm's version, weight and algorithm are fixed for the entry's lifetime).
-    pub encoded_arm: [OnceLock<bytes::Bytes>; 2],
-    /// The version's model configuration as encoded JSON, filled once by the transport layer for
-    /// render answers (`None`: the version has no model configuration).
-    pub encoded_model: OnceLock<Option<Box<serde_json::value::RawValue>>>,
-    pub(crate) compiled: tokio::sync::OnceCell<Arc<CompiledEntry>>,
-    /// Callers compiling this entry: until `compiled` is filled its dependencies are unknown, so
-    /// any invalidation in the project drops the entry meanwhile (see `depends_on`).
-    pub(crate) compiling: AtomicUsize,
-}
-
-impl ResolvedEntry {
-    pub(crate) fn new(resolved: Resolved) -> Self {
-        let hash = resolved.version.content_hash.trim_start_matches("sha256:");
-        let short = hash.get(..16).unwrap_or(hash);
-        let etag = format!("\"v{}-{short}\"", resolved.version.version).into_boxed_str();
-        Self {
-            resolved,
-            etag,
-            encoded: OnceLock::new(),
-            encoded_arm: [OnceLock::new(), OnceLock::new()],
-            encoded_model: OnceLock::new(),
-            compiled: tokio::sync::OnceCell::new(),
-            compiling: AtomicUsize::new(0),
-        }
-    }
-
-    /// Whether a change to `prompt` may change what this entry serves. An entry whose compile is
-    /// under way counts as depending on everything: the include it resolved a moment ago may be
-    /// the one that just changed, and caching that compile would serve the old include until the
-    /// next change.
-    fn depends_on(&self, prompt: &PromptName) -> bool {
-        &self.resolved.prompt.name == prompt
-            || self.compiling.load(Ordering::Acquire) > 0
-            || self.compiled.get().is_some_and(|c| c.depends_on.contains(prompt))
-    }
 }
 
 /// A cached entry with its charge and when it was last read.
@@ -154,6 +109,7 @@ impl ResolveCache {
         prompt: &PromptName,
         selector: &Selector,
         arm: Option<u32>,
+        encoder: &dyn AnswerEncoder,
         load: F,
     ) -> Result<Arc<ResolvedEntry>, RegistryError>
     where
@@ -171,7 +127,7 @@ impl ResolveCache {
         }
         self.misses.fetch_add(1, Ordering::Relaxed);
         let epoch = self.epoch.load(Ordering::Acquire);
-        let entry = Arc::new(crate::entry_from(load().await?));
+        let entry = Arc::new(ResolvedEntry::new(load().await?, encoder));
         let bytes = estimated_bytes(&entry);
         let max_bytes = self.max_bytes.load(Ordering::Relaxed);
         let mut entries = self.write();
@@ -264,23 +220,18 @@ impl ResolveCache {
     }
 }
 
-/// The charge of an entry: its fixed overhead, twice the size of what varies with the version (the
-/// stored fields and the encoded answer each hold about one copy of the version's text) and, when
-/// its templates need minijinja, their compiled form (charged whether or not it is built yet).
+/// The charge of an entry: its fixed overhead, the heap bytes it holds (the encoded answers, the
+/// compact content, names) and its compiled templates: a plain plan's segments, or, when its
+/// templates need minijinja, their compiled form (charged whether or not it is built yet).
 fn estimated_bytes(entry: &ResolvedEntry) -> usize {
-    let resolved = &entry.resolved;
-    let version = &resolved.version;
-    let templates = version.content.templates();
-    let text: usize = templates.iter().map(|(_, source)| source.len()).sum();
-    let variables = version.content.variables.len() * 48;
-    let metadata = serde_json::to_string(&version.content.metadata).map_or(0, |s| s.len());
-    let strings = resolved.prompt.description.len()
-        + version.message.len()
-        + resolved.prompt.tags.iter().map(|t| t.as_str().len() + 24).sum::<usize>()
-        + resolved.label.as_ref().map_or(0, |label| label.reason.len() + 64);
-    let compiled =
-        if ServingTemplate::is_plain(&version.content) { 0 } else { templates.len() * COMPILED_TEMPLATE_BYTES + text };
-    ENTRY_OVERHEAD_BYTES + 2 * (text + variables + metadata) + strings + compiled
+    let content = &entry.content;
+    let templates = content.sources().count();
+    let compiled = if ServingTemplate::is_plain(content) {
+        templates * PLAIN_PLAN_BYTES
+    } else {
+        templates * COMPILED_TEMPLATE_BYTES + content.sources().map(str::len).sum::<usize>()
+    };
+    ENTRY_OVERHEAD_BYTES + entry.heap_bytes() + compiled
 }
 
 #[cfg(test)]
@@ -328,7 +279,11 @@ mod tests {
         let project = ProjectName::parse("default").unwrap();
         let prompt = PromptName::parse(name).unwrap();
         let resolved = resolved(name);
-        cache.get_or_load(&project, &prompt, &Selector::Version(1), None, || async { Ok(resolved) }).await.unwrap()
+        let encoder = crate::entry::SummaryEncoder;
+        cache
+            .get_or_load(&project, &prompt, &Selector::Version(1), None, &encoder, || async { Ok(resolved) })
+            .await
+            .unwrap()
     }
 
     #[tokio::test]

@@ -12,12 +12,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use opm_core::CoreError;
-use opm_core::content::{PromptBody, VersionContent};
 use opm_core::names::{LabelName, ProjectName, PromptName};
 use opm_core::template::{CompiledPrompt, MAX_INCLUDE_DEPTH, find_includes};
 use opm_store::{Selector, StoreError};
 
-use crate::cache::ResolvedEntry;
+use crate::entry::{ResolvedEntry, ServingContent};
 use crate::plain::ServingTemplate;
 use crate::{Registry, RegistryError};
 
@@ -59,10 +58,7 @@ impl ResolvedEntry {
         // `get_or_try_init` has returned, that is after the compile is stored, so one of the two
         // is always visible.
         let _compiling = CompilingMark::set(&self.compiling);
-        let resolved = &self.resolved;
-        self.compiled
-            .get_or_try_init(|| compile(registry, project, selector, &resolved.prompt.name, &resolved.version.content))
-            .await
+        self.compiled.get_or_try_init(|| compile(registry, project, selector, &self.prompt, &self.content)).await
     }
 }
 
@@ -89,7 +85,7 @@ pub(crate) async fn compile(
     project: &ProjectName,
     selector: &Selector,
     root: &PromptName,
-    content: &VersionContent,
+    content: &ServingContent,
 ) -> Result<Arc<CompiledEntry>, RegistryError> {
     let label = match selector {
         Selector::Label(label) => label.clone(),
@@ -100,7 +96,7 @@ pub(crate) async fn compile(
     let mut included: Vec<Included> = Vec::new();
     let mut depends_on: Vec<PromptName> = Vec::new();
     let mut pending: Vec<(Vec<String>, String)> =
-        content.templates().into_iter().map(|(_, source)| (vec![root.to_string()], source.to_owned())).collect();
+        content.sources().map(|source| (vec![root.to_string()], source.to_owned())).collect();
     let mut visits = 0usize;
     while let Some((path, source)) = pending.pop() {
         for reference in find_includes(&source)? {
@@ -126,7 +122,7 @@ pub(crate) async fn compile(
                     resolve_unpinned(registry, project, &reference.prompt, &label, &including).await?
                 }
             };
-            let PromptBody::Text { template } = &target.resolved.version.content.body else {
+            let Some(template) = target.content.text() else {
                 return Err(CoreError::IncludeNotText(name).into());
             };
             let template_name = reference.template_name();
@@ -134,22 +130,22 @@ pub(crate) async fn compile(
                 included.push(Included {
                     reference: template_name.clone(),
                     prompt: reference.prompt.clone(),
-                    version: target.resolved.version.version,
+                    version: target.version,
                 });
             }
-            sources.insert(template_name, template.clone());
+            sources.insert(template_name, template.to_owned());
             if reference.prompt != root && !depends_on.contains(&reference.prompt) {
                 depends_on.push(reference.prompt.clone());
             }
             let mut nested_path = path.clone();
             nested_path.push(name);
-            pending.push((nested_path, template.clone()));
+            pending.push((nested_path, template.to_owned()));
         }
     }
     let plain = if sources.is_empty() { ServingTemplate::plain(content) } else { None };
     let prompt = match plain {
         Some(plain) => plain,
-        None => ServingTemplate::Compiled(Box::new(CompiledPrompt::compile(content, &sources)?)),
+        None => ServingTemplate::Compiled(Box::new(CompiledPrompt::compile(&content.to_content(), &sources)?)),
     };
     Ok(Arc::new(CompiledEntry { prompt, included, depends_on }))
 }

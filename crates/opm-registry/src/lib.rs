@@ -11,6 +11,7 @@
 
 mod cache;
 mod clock;
+mod entry;
 mod error;
 mod experiments;
 mod governance;
@@ -28,12 +29,13 @@ use opm_core::label::{Label, LabelTarget};
 use opm_core::names::{LabelName, ProjectName, PromptName};
 use opm_core::prompt::Prompt;
 use opm_core::template::RenderedBody;
-use opm_store::{ChangeEvent, MutationContext, NewVersion, PublishOutcome, Resolved, Selector, Store};
+use opm_store::{ChangeEvent, MutationContext, NewVersion, PublishOutcome, Selector, Store};
 use serde_json::{Map, Value};
 use tokio::sync::broadcast::error::RecvError;
 
-pub use cache::{CacheStats, DEFAULT_MAX_BYTES as DEFAULT_CACHE_MAX_BYTES, ResolvedEntry};
+pub use cache::{CacheStats, DEFAULT_MAX_BYTES as DEFAULT_CACHE_MAX_BYTES};
 pub use clock::Clock;
+pub use entry::{AnswerEncoder, ResolvedEntry, ServedLabel, ServingContent};
 pub use error::RegistryError;
 pub use experiments::arm_metrics;
 pub use includes::Included;
@@ -71,6 +73,8 @@ pub struct Registry {
     /// Projects known to exist (projects are never deleted, so this only grows).
     projects: std::sync::RwLock<std::collections::HashSet<ProjectName>>,
     clock: Arc<Clock>,
+    /// The transport's resolve answer encoder (see [`Registry::set_answer_encoder`]).
+    encoder: std::sync::OnceLock<Arc<dyn AnswerEncoder>>,
 }
 
 impl Registry {
@@ -89,6 +93,7 @@ impl Registry {
             key_usage: KeyUsage::default(),
             projects: std::sync::RwLock::default(),
             clock,
+            encoder: std::sync::OnceLock::new(),
         });
         let mut events = store.subscribe();
         let weak = Arc::downgrade(&registry);
@@ -112,6 +117,24 @@ impl Registry {
     /// The clock every time comparison reads.
     pub fn clock(&self) -> &Arc<Clock> {
         &self.clock
+    }
+
+    /// Sets how cache entries encode the resolve answer, once, before serving (the HTTP layer's
+    /// JSON answer). Entries cached before are dropped. Without one, an entry's answer is a JSON
+    /// summary of the version. Returns `false` when an encoder was already set.
+    pub fn set_answer_encoder(&self, encoder: Arc<dyn AnswerEncoder>) -> bool {
+        let set = self.encoder.set(encoder).is_ok();
+        if set {
+            self.cache.clear();
+        }
+        set
+    }
+
+    fn encoder(&self) -> &dyn AnswerEncoder {
+        match self.encoder.get() {
+            Some(encoder) => encoder.as_ref(),
+            None => &entry::SummaryEncoder,
+        }
     }
 
     /// The underlying store, for reads and writes that do not touch the cached read path.
@@ -140,13 +163,9 @@ impl Registry {
     ) -> Result<Arc<ResolvedEntry>, RegistryError> {
         let store = &self.store;
         self.cache
-            .get_or_load(
-                project,
-                name,
-                selector,
-                None,
-                || async move { Ok(store.resolve(project, name, selector).await?) },
-            )
+            .get_or_load(project, name, selector, None, self.encoder(), || async move {
+                Ok(store.resolve(project, name, selector).await?)
+            })
             .await
     }
 
@@ -164,7 +183,7 @@ impl Registry {
     ) -> Result<Rendered, RegistryError> {
         let Served { entry, assignment } = self.route(project, name, selector, sticky_key).await?;
         let compiled = entry.compiled(self, project, selector).await?;
-        let body = compiled.prompt.render(&entry.resolved.version.content, variables)?;
+        let body = compiled.prompt.render(&entry.content, variables)?;
         let included = compiled.included.clone();
         Ok(Rendered { entry, assignment, body, included })
     }
@@ -181,8 +200,9 @@ impl Registry {
         variables: &Map<String, Value>,
     ) -> Result<(RenderedBody, Vec<Included>), RegistryError> {
         let selector = Selector::Label(label.clone());
-        let compiled = includes::compile(self, project, &selector, name, content).await?;
-        let body = compiled.prompt.render(content, variables)?;
+        let content = ServingContent::new(content);
+        let compiled = includes::compile(self, project, &selector, name, &content).await?;
+        let body = compiled.prompt.render(&content, variables)?;
         Ok((body, compiled.included.clone()))
     }
 
@@ -350,9 +370,4 @@ impl Registry {
     pub fn cached_entries(&self) -> usize {
         self.cache.len()
     }
-}
-
-/// Turns a store resolution into what the cache keeps.
-pub(crate) fn entry_from(resolved: Resolved) -> ResolvedEntry {
-    ResolvedEntry::new(resolved)
 }

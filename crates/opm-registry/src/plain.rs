@@ -1,6 +1,7 @@
 //! Plain templates, rendered without minijinja: a version whose every template is text with only
 //! `{{ name }}` substitutions of declared string variables (a static system message, a
-//! `Question: {{ question }}` user message) is served from a list of offsets into its own sources.
+//! `Question: {{ question }}` user message) is served from a list of offsets into its own sources
+//! (the cache entry's compact content, `entry.rs`).
 //!
 //! Why: minijinja 3.1 preallocates 256 instructions (8 KiB) and 128 line records per compiled
 //! template, so a compiled two-message prompt costs the process about 26 KB, most of a cached
@@ -19,9 +20,11 @@
 use std::collections::BTreeMap;
 
 use opm_core::CoreError;
-use opm_core::content::{ChatMessage, PromptBody, VariableSpec, VariableType, VersionContent};
-use opm_core::template::{CompiledPrompt, MAX_OUTPUT_BYTES, RenderedBody, bind_variables};
+use opm_core::content::{ChatMessage, VariableType};
+use opm_core::template::{CompiledPrompt, MAX_OUTPUT_BYTES, RenderedBody, VariableSpecs, bind_variables};
 use serde_json::{Map, Value};
+
+use crate::entry::ServingContent;
 
 /// Names that are not plain variable reads inside `{{ }}`: literals, operators, and minijinja's
 /// globals (a declared variable would shadow those, but the compiled path decides that).
@@ -65,34 +68,34 @@ pub(crate) enum Segment {
 
 impl ServingTemplate {
     /// Plans `content` as plain templates when every one of them is (see the module docs).
-    pub(crate) fn plain(content: &VersionContent) -> Option<Self> {
+    pub(crate) fn plain(content: &ServingContent) -> Option<Self> {
         let plans: Option<Vec<Box<[Segment]>>> =
-            sources(content).map(|source| plan(source, &content.variables).map(Vec::into_boxed_slice)).collect();
+            content.sources().map(|source| plan(source, content.variables()).map(Vec::into_boxed_slice)).collect();
         plans.map(|plans| Self::Plain(plans.into_boxed_slice()))
     }
 
     /// Whether [`ServingTemplate::plain`] would plan `content` (for the cache's charge).
-    pub(crate) fn is_plain(content: &VersionContent) -> bool {
-        sources(content).all(|source| plan(source, &content.variables).is_some())
+    pub(crate) fn is_plain(content: &ServingContent) -> bool {
+        content.sources().all(|source| plan(source, content.variables()).is_some())
     }
 
-    /// Renders with `given`; `content` is the version this was built from (a plain plan holds
-    /// offsets into its sources, not the text).
+    /// Renders with `given`; `content` is the entry's content this was built from (a plain plan
+    /// holds offsets into its sources, not the text).
     pub(crate) fn render(
         &self,
-        content: &VersionContent,
+        content: &ServingContent,
         given: &Map<String, Value>,
     ) -> Result<RenderedBody, CoreError> {
         let plans = match self {
             Self::Compiled(compiled) => return compiled.render(given),
             Self::Plain(plans) => plans,
         };
-        let bound = bind_variables(&content.variables, given)?;
+        let bound = bind_variables(content.variables(), given)?;
         let mut texts = Vec::with_capacity(plans.len());
         let mut total = 0usize;
-        for (source, plan) in sources(content).zip(plans.iter()) {
+        for (source, plan) in content.sources().zip(plans.iter()) {
             let Some(text) = fill(source, plan, &bound) else {
-                return CompiledPrompt::compile(content, &BTreeMap::new())?.render(given);
+                return CompiledPrompt::compile(&content.to_content(), &BTreeMap::new())?.render(given);
             };
             total += text.len();
             if total > MAX_OUTPUT_BYTES {
@@ -101,28 +104,20 @@ impl ServingTemplate {
             texts.push(text);
         }
         if texts.len() != plans.len() {
-            return CompiledPrompt::compile(content, &BTreeMap::new())?.render(given);
+            return CompiledPrompt::compile(&content.to_content(), &BTreeMap::new())?.render(given);
         }
-        Ok(match &content.body {
-            PromptBody::Chat { messages } => RenderedBody::Chat {
-                messages: messages
-                    .iter()
+        Ok(if content.is_chat() {
+            RenderedBody::Chat {
+                messages: content
+                    .roles()
                     .zip(texts)
-                    .map(|(message, content)| ChatMessage { role: message.role.clone(), content })
+                    .map(|(role, content)| ChatMessage { role: role.to_owned(), content })
                     .collect(),
-            },
-            PromptBody::Text { .. } => RenderedBody::Text { text: texts.concat() },
+            }
+        } else {
+            RenderedBody::Text { text: texts.concat() }
         })
     }
-}
-
-/// The template sources of `content`, in render order.
-fn sources(content: &VersionContent) -> impl Iterator<Item = &str> {
-    let (messages, text) = match &content.body {
-        PromptBody::Chat { messages } => (messages.as_slice(), None),
-        PromptBody::Text { template } => ([].as_slice(), Some(template.as_str())),
-    };
-    messages.iter().map(|message| message.content.as_str()).chain(text)
 }
 
 /// The source minijinja tokenizes: one trailing `\n` dropped, then one trailing `\r`.
@@ -132,7 +127,7 @@ fn without_trailing_newline(source: &str) -> &str {
 }
 
 /// The plan of one template, or `None` when it is not plain.
-pub(crate) fn plan(source: &str, variables: &BTreeMap<String, VariableSpec>) -> Option<Vec<Segment>> {
+pub(crate) fn plan<S: VariableSpecs + ?Sized>(source: &str, variables: &S) -> Option<Vec<Segment>> {
     let source = without_trailing_newline(source);
     u32::try_from(source.len()).ok()?;
     let bytes = source.as_bytes();
@@ -151,7 +146,7 @@ pub(crate) fn plan(source: &str, variables: &BTreeMap<String, VariableSpec>) -> 
             }
         }
         let (name_start, name_end, close) = substitution(bytes, open)?;
-        let spec = variables.get(&source[name_start..name_end])?;
+        let spec = variables.spec(&source[name_start..name_end])?;
         if spec.kind != VariableType::String || !(spec.required || spec.default.is_some()) {
             return None;
         }

@@ -10,7 +10,7 @@ use opm_core::names::{ProjectName, PromptName};
 use opm_core::split::{Assignment, Split};
 use opm_store::Selector;
 
-use crate::cache::ResolvedEntry;
+use crate::entry::ResolvedEntry;
 use crate::{Registry, RegistryError};
 
 /// What served a request: the version's entry and, when the label is a split, the arm assigned.
@@ -24,7 +24,7 @@ impl Served {
     /// The split the request was routed through, if any.
     pub fn split(&self) -> Option<&Split> {
         self.assignment.as_ref()?;
-        self.entry.resolved.label.as_ref().and_then(|label| label.target.split())
+        self.entry.split()
     }
 }
 
@@ -40,22 +40,24 @@ impl Registry {
         sticky_key: Option<&str>,
     ) -> Result<Served, RegistryError> {
         let entry = self.resolve(project, name, selector).await?;
-        let Some(split) = entry.resolved.label.as_ref().and_then(|label| label.target.split()) else {
+        let Some(split) = entry.split() else {
             return Ok(Served { entry, assignment: None });
         };
         let assignment = split.assign(sticky_key, rand::random::<u32>);
-        if assignment.version == entry.resolved.version.version {
+        if assignment.version == entry.version {
             return Ok(Served { entry, assignment: Some(assignment) });
         }
-        let label = entry.resolved.label.clone();
         let store = &self.store;
         let version = assignment.version;
         let arm = self
             .cache
-            .get_or_load(project, name, selector, Some(version), || async move {
-                let mut resolved = store.resolve(project, name, &Selector::Version(version)).await?;
-                resolved.label = label;
-                Ok(resolved)
+            .get_or_load(project, name, selector, Some(version), self.encoder(), || async move {
+                // The arm is served as the label's: the label record is read with it.
+                let mut resolved = store.resolve(project, name, selector).await?;
+                let label = resolved.label.take();
+                let mut arm = store.resolve(project, name, &Selector::Version(version)).await?;
+                arm.label = label;
+                Ok(arm)
             })
             .await?;
         Ok(Served { entry: arm, assignment: Some(assignment) })

@@ -97,12 +97,21 @@ pub fn version(version: &PromptVersion) -> VersionDto {
     }
 }
 
+/// The resolve answer every cache entry keeps encoded (set on the registry by `AppState::new`).
+pub struct ResolveAnswers;
+
+impl opm_registry::AnswerEncoder for ResolveAnswers {
+    fn resolve_answer(&self, resolved: &Resolved, assignment: Option<&Assignment>) -> Vec<u8> {
+        serde_json::to_vec(&self::resolved(resolved, assignment)).unwrap_or_default()
+    }
+}
+
 pub fn resolved(resolved: &Resolved, assignment: Option<&Assignment>) -> ResolveDto {
     ResolveDto {
         prompt: resolved.prompt.name.to_string(),
         version: resolved.version.version,
         label: resolved.label.as_ref().map(|label| label.name.to_string()),
-        arm: arm(resolved, assignment),
+        arm: arm(resolved.label.as_ref().and_then(|label| label.target.split()), assignment),
         content: content(&resolved.version.content),
         content_hash: resolved.version.content_hash.clone(),
         created_at: resolved.version.created_at,
@@ -122,9 +131,9 @@ pub fn target(target: &LabelTarget) -> LabelTargetDto {
 }
 
 /// The arm a request was served by, when it went through a split.
-pub fn arm(resolved: &Resolved, assignment: Option<&Assignment>) -> Option<ArmDto> {
+pub fn arm(split: Option<&Split>, assignment: Option<&Assignment>) -> Option<ArmDto> {
     let assignment = assignment?;
-    let split = resolved.label.as_ref()?.target.split()?;
+    let split = split?;
     Some(ArmDto {
         version: assignment.version,
         index: u32::try_from(assignment.arm_index).unwrap_or(u32::MAX),

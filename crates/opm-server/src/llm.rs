@@ -75,24 +75,23 @@ pub async fn prepare(
     };
     let (name, selector) = selector_for(&reference)?;
     let rendered = state.registry.render(&caller.project, &name, &selector, sticky_key, &reference.variables).await?;
-    let resolved = &rendered.entry.resolved;
-    let version = &resolved.version;
+    let entry = &rendered.entry;
     state.metrics.render_served(
         caller.project.as_str(),
         name.as_str(),
-        version.version,
-        resolved.label.as_ref().map(|l| l.name.as_str()),
+        entry.version,
+        entry.label_name(),
         rendered.assignment.as_ref(),
     );
-    let mut request =
-        prompt_request(name.as_str(), version.version, &rendered.body, version.content.model.as_ref(), ingress)?;
+    let model = entry.content.model();
+    let mut request = prompt_request(name.as_str(), entry.version, &rendered.body, model.as_ref(), ingress)?;
     request.deadline = Some(deadline);
     let prompt = PromptUsed {
         name: name.clone(),
-        version: version.version,
-        label: resolved.label.as_ref().map(|label| label.name.to_string()),
+        version: entry.version,
+        label: entry.label_name().map(str::to_owned),
         assignment: rendered.assignment,
-        arm: crate::convert::arm(resolved, rendered.assignment.as_ref()),
+        arm: crate::convert::arm(entry.split(), rendered.assignment.as_ref()),
     };
     Ok(Prepared { request, prompt: Some(prompt), requested_model, stream, include_usage })
 }

@@ -53,6 +53,8 @@ impl AppState {
         otel: opm_telemetry::Telemetry,
         settings: &RecorderSettings,
     ) -> Self {
+        // Cache entries keep the resolve answer encoded in this API's JSON.
+        registry.set_answer_encoder(Arc::new(crate::convert::ResolveAnswers));
         let metrics = Arc::new(Metrics::new());
         let (writer, recorder) =
             GenerationWriter::start(registry.store().clone(), metrics.clone(), otel.clone(), settings);

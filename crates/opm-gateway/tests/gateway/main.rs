@@ -3,9 +3,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod completions;
-mod pool;
 mod ingress_anthropic;
 mod ingress_openai;
+mod pool;
 mod reliability;
 mod round_trip;
 mod streaming;

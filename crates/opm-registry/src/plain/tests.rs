@@ -8,6 +8,7 @@ use opm_core::template::{CompiledPrompt, MAX_OUTPUT_BYTES};
 use serde_json::{Map, Value, json};
 
 use super::ServingTemplate;
+use crate::entry::ServingContent;
 
 fn variables() -> Value {
     json!({
@@ -50,7 +51,7 @@ fn givens(with_large: bool) -> Vec<Map<String, Value>> {
 /// `template` is planned as plain exactly when `plain`, and a plan renders as minijinja does.
 fn check(template: &str, plain: bool) {
     for content in [chat(template), text(template)] {
-        let planned = ServingTemplate::plain(&content);
+        let planned = ServingTemplate::plain(&ServingContent::new(&content));
         assert_eq!(planned.is_some(), plain, "{template:?}");
         if let Some(planned) = planned {
             same_render(&planned, &content, true);
@@ -61,7 +62,7 @@ fn check(template: &str, plain: bool) {
 fn same_render(planned: &ServingTemplate, content: &VersionContent, with_large: bool) {
     let compiled = CompiledPrompt::compile(content, &BTreeMap::new()).unwrap();
     for given in givens(with_large) {
-        let ours = format!("{:?}", planned.render(content, &given));
+        let ours = format!("{:?}", planned.render(&ServingContent::new(content), &given));
         let theirs = format!("{:?}", compiled.render(&given));
         assert_eq!(ours, theirs, "{content:?} with {given:?}");
     }
@@ -138,7 +139,7 @@ fn generated_templates_render_as_minijinja_does() {
         state ^= state >> 7;
         state ^= state << 17;
         let content = chat(&template);
-        if let Some(planned) = ServingTemplate::plain(&content) {
+        if let Some(planned) = ServingTemplate::plain(&ServingContent::new(&content)) {
             planned_count += 1;
             same_render(&planned, &content, false);
         } else {

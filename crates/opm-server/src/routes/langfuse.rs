@@ -74,14 +74,17 @@ pub async fn get_prompt(
         (None, None) => Selector::Label(LabelName::production()),
     };
     // A split label serves one of its arms at random: each SDK process caches what it got.
+    // The cache keeps what OPM's own routes serve; the Langfuse shape needs the whole record (and
+    // every label), read from the store like the label list.
     let served = state.registry.route(&caller.project, &name, &selector, None).await?;
-    let resolved = &served.entry.resolved;
+    let entry = &served.entry;
+    let resolved = state.registry.store().resolve(&caller.project, &name, &Selector::Version(entry.version)).await?;
     let labels = state.registry.store().list_labels(&caller.project, &name).await?;
     state.metrics.resolution(
         caller.project.as_str(),
         name.as_str(),
-        resolved.version.version,
-        resolved.label.as_ref().map(|l| l.name.as_str()),
+        entry.version,
+        entry.label_name(),
         served.assignment.as_ref(),
     );
     Ok(Json(mapping::prompt_out(&resolved.prompt, &resolved.version, &labels)?))

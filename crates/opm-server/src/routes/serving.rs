@@ -66,12 +66,11 @@ pub async fn resolve(
     let key = sticky_key(query.key.as_deref(), &headers, None)?;
     let served = state.registry.route(&caller.project, &name, &selector, key).await?;
     let entry = &served.entry;
-    let resolved = &entry.resolved;
     state.metrics.resolution(
         caller.project.as_str(),
         name.as_str(),
-        resolved.version.version,
-        resolved.label.as_ref().map(|l| l.name.as_str()),
+        entry.version,
+        entry.label_name(),
         served.assignment.as_ref(),
     );
     let etag = HeaderValue::from_str(&entry.etag)
@@ -79,20 +78,9 @@ pub async fn resolve(
     if headers.get(header::IF_NONE_MATCH).is_some_and(|value| etag_matches(value, &entry.etag)) {
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
     }
-    // A split's answer also says whether this request's arm was sticky: one cached body per case.
-    // Kept as long as the entry, so without the encoder's spare capacity.
-    let encode = |assignment| {
-        let mut body = serde_json::to_vec(&convert::resolved(&entry.resolved, assignment)).unwrap_or_default();
-        body.shrink_to_fit();
-        body
-    };
-    let body = match &served.assignment {
-        None => entry.encoded.get_or_init(|| encode(None).into()).clone(),
-        Some(assignment) => {
-            let cell = &entry.encoded_arm[usize::from(assignment.sticky)];
-            cell.get_or_init(|| encode(Some(assignment)).into()).clone()
-        }
-    };
+    // Encoded when the entry was cached (`convert::ResolveAnswers`); a split's answer also says
+    // whether this request's arm was sticky, one body per case.
+    let body = entry.answer(served.assignment.as_ref()).clone();
     let mut response = Response::new(Body::from(body));
     let headers = response.headers_mut();
     arm_headers(headers, served.assignment.as_ref());
@@ -160,19 +148,18 @@ pub async fn render(
     let selector = selector(request.label.as_deref(), request.version)?;
     let key = sticky_key(request.key.as_deref(), &headers, None)?;
     let rendered = state.registry.render(&caller.project, &name, &selector, key, &request.variables).await?;
-    let resolved = &rendered.entry.resolved;
+    let entry = &rendered.entry;
     state.metrics.render_served(
         caller.project.as_str(),
         name.as_str(),
-        resolved.version.version,
-        resolved.label.as_ref().map(|l| l.name.as_str()),
+        entry.version,
+        entry.label_name(),
         rendered.assignment.as_ref(),
     );
-    let entry = &rendered.entry;
     let model = entry
         .encoded_model
         .get_or_init(|| {
-            let model = resolved.version.content.model.as_ref().map(convert::model)?;
+            let model = entry.content.model().as_ref().map(convert::model)?;
             serde_json::value::to_raw_value(&model).ok()
         })
         .as_deref();
@@ -185,10 +172,10 @@ pub async fn render(
         RenderedBody::Text { text } => (PromptTypeDto::Text, None, Some(text.as_str())),
     };
     let body = RenderBody {
-        prompt: resolved.prompt.name.as_str(),
-        version: resolved.version.version,
-        label: resolved.label.as_ref().map(|l| l.name.as_str()),
-        arm: convert::arm(resolved, rendered.assignment.as_ref()),
+        prompt: entry.prompt.as_str(),
+        version: entry.version,
+        label: entry.label_name(),
+        arm: convert::arm(entry.split(), rendered.assignment.as_ref()),
         kind,
         messages,
         text,

@@ -8,7 +8,7 @@ use opm_api::mcp::{McpGetPromptResult, McpPrompt, McpPromptArgument, McpPromptLi
 use opm_core::ErrorKind;
 use opm_core::content::{VariableSpec, VariableType};
 use opm_core::names::{LabelName, PromptName};
-use opm_core::template::RenderedBody;
+use opm_core::template::{RenderedBody, VariableSpecs};
 use opm_store::{PromptFilter, Selector};
 use serde_json::{Map, Value, json};
 
@@ -40,13 +40,13 @@ pub async fn list(
     for prompt in &prompts {
         let served = state.registry.route(&caller.project, &prompt.name, &selector, Some(&caller.key.id)).await;
         let Ok(served) = served else { continue };
-        let version = &served.entry.resolved.version;
-        let arguments = version.content.variables.iter().map(|(name, spec)| argument(name, spec)).collect();
+        let entry = &served.entry;
+        let arguments = entry.content.variables().iter().map(|(name, spec)| argument(name, spec)).collect();
         listed.push(McpPrompt {
             name: prompt.name.to_string(),
             description: (!prompt.description.is_empty()).then(|| prompt.description.clone()),
             arguments,
-            meta: meta(version.version, label, version.content.body.type_name()),
+            meta: meta(entry.version, label, entry.content.type_name()),
         });
     }
     Ok(McpPromptList { prompts: listed, next_cursor })
@@ -75,19 +75,18 @@ pub async fn get(
         let error = ApiError::from(error);
         if error.kind == ErrorKind::NotFound { unknown() } else { RpcError::from(error) }
     })?;
-    let content = &served.entry.resolved.version.content;
-    let missing: Vec<&str> = content
-        .variables
+    let declared = served.entry.content.variables();
+    let missing: Vec<&str> = declared
         .iter()
-        .filter(|(name, spec)| spec.required && spec.default.is_none() && !arguments.contains_key(*name))
-        .map(|(name, _)| name.as_str())
+        .filter(|(name, spec)| spec.required && spec.default.is_none() && !arguments.contains_key(&**name))
+        .map(|(name, _)| &**name)
         .collect();
     if !missing.is_empty() {
         return Err(RpcError::invalid_params(format!("Missing required arguments: [{}]", missing.join(", "))));
     }
     let mut variables = Map::new();
     for (argument, value) in arguments {
-        let value = match (content.variables.get(&argument), value) {
+        let value = match (declared.spec(&argument), value) {
             (Some(spec), Value::String(text)) => convert(&argument, spec.kind, &text)?,
             (_, value) => value,
         };
@@ -95,12 +94,12 @@ pub async fn get(
     }
     let rendered = state.registry.render(&caller.project, &prompt_name, &selector, key, &variables).await;
     let rendered = rendered.map_err(|error| RpcError::from(ApiError::from(error)))?;
-    let resolved = &rendered.entry.resolved;
+    let entry = &rendered.entry;
     state.metrics.render_served(
         caller.project.as_str(),
         prompt_name.as_str(),
-        resolved.version.version,
-        resolved.label.as_ref().map(|l| l.name.as_str()),
+        entry.version,
+        entry.label_name(),
         rendered.assignment.as_ref(),
     );
     let (roles, messages): (Vec<String>, Vec<McpPromptMessage>) = match rendered.body {
@@ -113,9 +112,9 @@ pub async fn get(
             })
             .unzip(),
     };
-    let mut meta = meta(resolved.version.version, label, resolved.version.content.body.type_name());
+    let mut meta = meta(entry.version, label, entry.content.type_name());
     meta.insert("opm/roles".into(), json!(roles));
-    let description = (!resolved.prompt.description.is_empty()).then(|| resolved.prompt.description.clone());
+    let description = (!entry.description.is_empty()).then(|| entry.description.to_string());
     Ok(McpGetPromptResult { description, messages, meta })
 }
 
